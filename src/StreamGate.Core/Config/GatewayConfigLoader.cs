@@ -1,0 +1,309 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using StreamGate.Logging;
+using StreamGate.Routing;
+
+namespace StreamGate.Config;
+
+/// <summary>
+/// Reads config.yaml (APISIX's keys) into <see cref="GatewayConfig"/>. Sections StreamGate serves are read
+/// strictly: an unknown or invalid entry is an error naming it. Keys APISIX has for its HTTP side are accepted
+/// and ignored, so an existing APISIX config.yaml loads.
+/// </summary>
+internal static class GatewayConfigLoader
+{
+    private static readonly string[] TopLevel = ["apisix", "deployment", "nginx_config", "plugins", "stream_plugins", "plugin_attr", "discovery", "graphql", "ext-plugin", "wasm", "xrpc"];
+
+    public static GatewayConfig Load(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException(path, $"cannot read the configuration file: {e.Message}");
+        }
+        return Parse(text, path);
+    }
+
+    public static GatewayConfig Parse(string text, string path)
+    {
+        var root = YamlDocument.Parse(text, Path.GetFileName(path)) ?? new JsonObject();
+        if (root is not JsonObject top)
+        {
+            throw new ConfigException("", "config.yaml must be a mapping at the top level (apisix:, deployment:, ...)");
+        }
+        var errors = new List<ConfigError>();
+        var warnings = new List<string>();
+        foreach (var (key, _) in top)
+        {
+            if (Array.IndexOf(TopLevel, key) < 0)
+            {
+                errors.Add(new ConfigError(key, $"unknown key \"{key}\"; expected one of {string.Join(", ", TopLevel)}"));
+            }
+        }
+
+        var apisix = Section(top, "apisix", "", errors);
+        var proxyMode = "stream";
+        var listeners = new List<ListenEntry>();
+        if (apisix is not null)
+        {
+            var r = new JsonObjectReader(apisix, "apisix", errors);
+            proxyMode = r.Enum("proxy_mode", "http", "stream", "http&stream") ?? "stream";
+            if (Section(apisix, "stream_proxy", "apisix", errors) is { } streamProxy)
+            {
+                ReadStreamProxy(streamProxy, listeners, errors);
+            }
+        }
+        if (!proxyMode.Contains("stream", StringComparison.Ordinal) && listeners.Count > 0)
+        {
+            warnings.Add($"apisix.proxy_mode is {proxyMode}: apisix.stream_proxy is ignored; set proxy_mode: stream to serve it");
+            listeners.Clear();
+        }
+
+        var (role, provider) = ReadDeployment(top, errors);
+        var (accessLog, workers, grace) = ReadNginxConfig(top, errors);
+        if (errors.Count > 0)
+        {
+            throw new ConfigException(errors);
+        }
+        return new GatewayConfig
+        {
+            ConfigPath = path,
+            ProxyMode = proxyMode,
+            TcpListeners = listeners,
+            Role = role,
+            ConfigProvider = provider,
+            AccessLog = accessLog,
+            Workers = workers,
+            ShutdownGrace = grace,
+            Warnings = warnings,
+        };
+    }
+
+    private static JsonObject? Section(JsonObject parent, string key, string parentPath, List<ConfigError> errors)
+    {
+        var node = parent[key];
+        if (node is null)
+        {
+            return null;
+        }
+        if (node is JsonObject obj)
+        {
+            return obj;
+        }
+        var path = parentPath.Length == 0 ? key : $"{parentPath}.{key}";
+        errors.Add(new ConfigError(path, $"wrong type: expected a mapping, got {JsonObjectReader.Describe(node)}"));
+        return null;
+    }
+
+    private static void ReadStreamProxy(JsonObject streamProxy, List<ListenEntry> listeners, List<ConfigError> errors)
+    {
+        var r = new JsonObjectReader(streamProxy, "apisix.stream_proxy", errors);
+        r.Allow("only");
+        if (r.Array("tcp") is { } tcp)
+        {
+            for (var i = 0; i < tcp.Count; i++)
+            {
+                ReadTcpEntry(tcp[i], $"apisix.stream_proxy.tcp[{i}]", listeners, errors);
+            }
+        }
+        if (r.Array("udp") is { Count: > 0 })
+        {
+            errors.Add(new ConfigError("apisix.stream_proxy.udp", "UDP proxying is not available in this StreamGate version yet; remove the udp entries"));
+        }
+        r.Finish();
+        var seen = new HashSet<(IpAddr?, int)>();
+        foreach (var entry in listeners)
+        {
+            if (!seen.Add((entry.Address, entry.Port)))
+            {
+                errors.Add(new ConfigError("apisix.stream_proxy.tcp", $"duplicate listen address {entry}; list each address once"));
+            }
+        }
+    }
+
+    private static void ReadTcpEntry(JsonNode? node, string path, List<ListenEntry> listeners, List<ConfigError> errors)
+    {
+        JsonNode? addr = node;
+        if (node is JsonObject obj)
+        {
+            var r = new JsonObjectReader(obj, path, errors);
+            addr = r.Node("addr");
+            foreach (var flag in (ReadOnlySpan<string>)["tls", "tls_passthrough", "proxy_protocol"])
+            {
+                if (r.Boolean(flag) == true)
+                {
+                    errors.Add(new ConfigError($"{path}.{flag}", $"invalid stream_proxy.tcp entry: {flag} is not available in this StreamGate version yet; remove it"));
+                }
+            }
+            r.Finish();
+            if (addr is null)
+            {
+                errors.Add(new ConfigError($"{path}.addr", "invalid stream_proxy.tcp entry: property \"addr\" is required (a port, \"ip:port\" or a range)"));
+                return;
+            }
+        }
+        string text;
+        if (addr is not null && JsonObjectReader.TryGetInteger(addr, out var number))
+        {
+            text = number.ToString(CultureInfo.InvariantCulture);
+        }
+        else if (addr is not null && addr.GetValueKind() == JsonValueKind.String)
+        {
+            text = addr.GetValue<string>();
+        }
+        else
+        {
+            errors.Add(new ConfigError(path, $"invalid stream_proxy.tcp entry: expected a port, \"ip:port\", a range \"9100-9102\" or an object with addr, got {JsonObjectReader.Describe(addr)}"));
+            return;
+        }
+        if (!TryParseListen(text, listeners))
+        {
+            errors.Add(new ConfigError(path, $"invalid stream_proxy.tcp entry \"{text}\": write a port (9100), ip:port (127.0.0.1:9100, [::1]:9100) or a range (9100-9102, 127.0.0.1:9100-9102), ports 1-65535"));
+        }
+    }
+
+    /// <summary>Parses "9100", "127.0.0.1:9100", "[::1]:9100", "9100-9102", "127.0.0.1:9100-9102".</summary>
+    internal static bool TryParseListen(string text, List<ListenEntry> listeners)
+    {
+        IpAddr? address = null;
+        var portPart = text;
+        var colon = text.LastIndexOf(':');
+        if (colon >= 0)
+        {
+            var host = text[..colon];
+            if (host.StartsWith('[') && host.EndsWith(']'))
+            {
+                host = host[1..^1];
+            }
+            if (!IpAddr.TryParse(host, out var parsed))
+            {
+                return false;
+            }
+            address = parsed;
+            portPart = text[(colon + 1)..];
+        }
+        var dash = portPart.IndexOf('-', StringComparison.Ordinal);
+        var first = dash < 0 ? portPart : portPart[..dash];
+        var last = dash < 0 ? portPart : portPart[(dash + 1)..];
+        if (!TryPort(first, out var from) || !TryPort(last, out var to) || to < from || to - from > 1024)
+        {
+            return false;
+        }
+        for (var port = from; port <= to; port++)
+        {
+            listeners.Add(new ListenEntry(address, port));
+        }
+        return true;
+    }
+
+    private static bool TryPort(string text, out int port) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535;
+
+    private static (string Role, string Provider) ReadDeployment(JsonObject top, List<ConfigError> errors)
+    {
+        var deployment = Section(top, "deployment", "", errors);
+        if (deployment is null)
+        {
+            return ("data_plane", "yaml");
+        }
+        var r = new JsonObjectReader(deployment, "deployment", errors);
+        r.Allow("role_traditional", "role_control_plane", "role_data_plane", "admin", "etcd", "sqlite", "config_provider");
+        var role = r.Enum("role", "traditional", "data_plane", "control_plane") ?? "traditional";
+        var roleSection = Section(deployment, "role_" + role, "deployment", errors);
+        var provider = roleSection?["config_provider"] is { } p && p.GetValueKind() == JsonValueKind.String ? p.GetValue<string>() : null;
+        r.Finish();
+        if (role != "data_plane" || provider != "yaml")
+        {
+            errors.Add(new ConfigError(
+                "deployment.role",
+                $"role {role} with config_provider {provider ?? "(default)"} is not available in this StreamGate version yet; set deployment.role: data_plane and deployment.role_data_plane.config_provider: yaml (routes from apisix.yaml)"));
+        }
+        return (role, provider ?? "yaml");
+    }
+
+    private static (AccessLogOptions AccessLog, int Workers, TimeSpan Grace) ReadNginxConfig(JsonObject top, List<ConfigError> errors)
+    {
+        var accessLog = new AccessLogOptions();
+        var workers = Environment.ProcessorCount;
+        var grace = TimeSpan.FromSeconds(30);
+        var nginx = Section(top, "nginx_config", "", errors);
+        if (nginx is null)
+        {
+            return (accessLog, workers, grace);
+        }
+        if (nginx["worker_processes"] is { } wp)
+        {
+            if (wp.GetValueKind() == JsonValueKind.String && wp.GetValue<string>() == "auto")
+            {
+                workers = Environment.ProcessorCount;
+            }
+            else if (JsonObjectReader.TryGetInteger(wp, out var n) && n is >= 1 and <= 256)
+            {
+                workers = (int)n;
+            }
+            else
+            {
+                errors.Add(new ConfigError("nginx_config.worker_processes", "expected \"auto\" or a number from 1 to 256"));
+            }
+        }
+        if (nginx["worker_shutdown_timeout"] is { } wst)
+        {
+            if (!TryParseDuration(wst, out grace))
+            {
+                errors.Add(new ConfigError("nginx_config.worker_shutdown_timeout", "expected a duration such as 30s, 2m or a number of seconds"));
+            }
+        }
+        if (Section(nginx, "stream", "nginx_config", errors) is { } stream)
+        {
+            var r = new JsonObjectReader(stream, "nginx_config.stream", errors);
+            r.Allow("lua_shared_dict", "access_log_format_escape");
+            var enabled = r.Boolean("enable_access_log") ?? false;
+            var logPath = r.String("access_log", 1) ?? accessLog.Path;
+            var format = r.String("access_log_format", 1) ?? accessLog.Format;
+            r.Finish();
+            foreach (var unknown in AccessLogFormat.UnknownVariables(format))
+            {
+                errors.Add(new ConfigError("nginx_config.stream.access_log_format", $"unknown variable \"${unknown}\"; known: {string.Join(" ", AccessLogFormat.KnownVariables.Select(v => "$" + v))}"));
+            }
+            accessLog = new AccessLogOptions { Enabled = enabled, Path = logPath, Format = format };
+        }
+        return (accessLog, workers, grace);
+    }
+
+    /// <summary>nginx time syntax: "30s", "2m", "1h", "500ms", or a bare number of seconds.</summary>
+    internal static bool TryParseDuration(JsonNode node, out TimeSpan duration)
+    {
+        duration = default;
+        if (JsonObjectReader.TryGetNumber(node, out var seconds))
+        {
+            duration = TimeSpan.FromSeconds(seconds);
+            return seconds >= 0;
+        }
+        if (node.GetValueKind() != JsonValueKind.String)
+        {
+            return false;
+        }
+        var text = node.GetValue<string>().Trim();
+        (string Suffix, double Scale)[] units = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)];
+        foreach (var (suffix, scale) in units)
+        {
+            if (text.EndsWith(suffix, StringComparison.Ordinal) &&
+                double.TryParse(text[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value >= 0)
+            {
+                duration = TimeSpan.FromSeconds(value * scale);
+                return true;
+            }
+        }
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var bare) && bare >= 0)
+        {
+            duration = TimeSpan.FromSeconds(bare);
+            return true;
+        }
+        return false;
+    }
+}

@@ -1,0 +1,65 @@
+namespace StreamGate.Routing;
+
+/// <summary>An address with a prefix length (CIDR), or a single address when the length is the full width.</summary>
+internal readonly struct IpPrefix
+{
+    private readonly ulong _maskHigh;
+    private readonly ulong _maskLow;
+    private readonly ulong _networkHigh;
+    private readonly ulong _networkLow;
+
+    private IpPrefix(IpAddr network, int bits128, string text)
+    {
+        (_maskHigh, _maskLow) = Mask(bits128);
+        _networkHigh = network.High & _maskHigh;
+        _networkLow = network.Low & _maskLow;
+        Text = text;
+    }
+
+    /// <summary>The text it was written as, for messages and the control API.</summary>
+    public string Text { get; }
+
+    public bool Contains(IpAddr address) =>
+        (address.High & _maskHigh) == _networkHigh && (address.Low & _maskLow) == _networkLow;
+
+    /// <summary>Parses "1.2.3.4", "1.2.3.0/24", "::1", "fe80::/10" as APISIX's ip_port router accepts them.</summary>
+    public static bool TryParse(string text, out IpPrefix prefix)
+    {
+        prefix = default;
+        var slash = text.IndexOf('/', StringComparison.Ordinal);
+        var addressText = slash < 0 ? text : text[..slash];
+        if (!IpAddr.TryParse(addressText, out var address))
+        {
+            return false;
+        }
+        var width = address.IsV4 && !addressText.Contains(':', StringComparison.Ordinal) ? 32 : 128;
+        var bits = width;
+        if (slash >= 0)
+        {
+            var bitsText = text.AsSpan(slash + 1);
+            if (bitsText.IsEmpty || bitsText.Length > 3 || !int.TryParse(bitsText, System.Globalization.NumberStyles.None, null, out bits) || bits > width)
+            {
+                return false;
+            }
+        }
+        prefix = new IpPrefix(address, width == 32 ? bits + 96 : bits, text);
+        return true;
+    }
+
+    private static (ulong High, ulong Low) Mask(int bits)
+    {
+        if (bits <= 0)
+        {
+            return (0, 0);
+        }
+        if (bits >= 128)
+        {
+            return (ulong.MaxValue, ulong.MaxValue);
+        }
+        if (bits <= 64)
+        {
+            return (bits == 64 ? ulong.MaxValue : ~(ulong.MaxValue >> bits), 0);
+        }
+        return (ulong.MaxValue, ~(ulong.MaxValue >> (bits - 64)));
+    }
+}
