@@ -1,0 +1,36 @@
+namespace StreamGate.IntegrationTests.Infrastructure;
+
+/// <summary>config.yaml and apisix.yaml texts for tests.</summary>
+internal static class Configs
+{
+    public static string Gateway(IEnumerable<string> tcpListens, string extra = "") => $"""
+        apisix:
+          proxy_mode: stream
+          stream_proxy:
+            tcp:
+        {string.Concat(tcpListens.Select(l => $"      - \"{l}\"\n"))}
+        deployment:
+          role: data_plane
+          role_data_plane:
+            config_provider: yaml
+        {extra}
+        """;
+
+    public static string Gateway(int port, string extra = "") => Gateway([$"127.0.0.1:{port}"], extra);
+
+    /// <summary>One route for all traffic to one upstream of the given nodes.</summary>
+    public static string SingleRoute(string nodesYaml, string upstreamExtra = "") => $"""
+        stream_routes:
+          - id: 1
+            upstream_id: u1
+        upstreams:
+          - id: u1
+            type: roundrobin
+            nodes:
+        {nodesYaml}
+        {upstreamExtra}
+        #END
+        """;
+
+    public static string Node(string address, int weight = 1) => $"      \"{address}\": {weight}";
+}

@@ -1,0 +1,234 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace StreamGate.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// The real streamgate executable, started as a child process on a config.yaml and apisix.yaml written to a
+/// temporary folder. Output is captured so tests can wait for log lines instead of sleeping.
+/// </summary>
+internal sealed partial class GatewayProcess : IAsyncDisposable
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
+
+    private readonly StringBuilder _output = new();
+    private readonly Lock _outputLock = new();
+    private readonly List<(string Text, TaskCompletionSource Seen)> _waiters = [];
+
+    private GatewayProcess(string directory, Process process)
+    {
+        Directory = directory;
+        Process = process;
+    }
+
+    public string Directory { get; }
+
+    public Process Process { get; }
+
+    public string ConfigPath => Path.Combine(Directory, "config.yaml");
+
+    public string StandalonePath => Path.Combine(Directory, "apisix.yaml");
+
+    public string Output
+    {
+        get
+        {
+            lock (_outputLock)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts the gateway and waits until it says it started; fails with its output if it exits instead.</summary>
+    public static async Task<GatewayProcess> StartAsync(string configYaml, string apisixYaml)
+    {
+        var gateway = Launch(configYaml, apisixYaml, "run");
+        try
+        {
+            await gateway.WaitForOutputAsync("started with", StartTimeout);
+        }
+        catch
+        {
+            await gateway.DisposeAsync();
+            throw;
+        }
+        return gateway;
+    }
+
+    /// <summary>Runs a streamgate command to completion (validate, or run on a config expected to fail).</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(string configYaml, string? apisixYaml, string command)
+    {
+        await using var gateway = Launch(configYaml, apisixYaml, command);
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        await gateway.Process.WaitForExitAsync(timeout.Token);
+        return (gateway.Process.ExitCode, gateway.Output);
+    }
+
+    private static GatewayProcess Launch(string configYaml, string? apisixYaml, string command)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "streamgate-it-" + Guid.NewGuid().ToString("N")[..12]);
+        System.IO.Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, "config.yaml"), configYaml);
+        if (apisixYaml is not null)
+        {
+            File.WriteAllText(Path.Combine(directory, "apisix.yaml"), apisixYaml);
+        }
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = directory,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "streamgate.dll"));
+        info.ArgumentList.Add(command);
+        info.ArgumentList.Add("--config");
+        info.ArgumentList.Add(Path.Combine(directory, "config.yaml"));
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var gateway = new GatewayProcess(directory, process);
+        process.OutputDataReceived += (_, e) => gateway.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => gateway.Append(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return gateway;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (_outputLock)
+        {
+            _output.AppendLine(line);
+            foreach (var (text, seen) in _waiters)
+            {
+                if (line.Contains(text, StringComparison.Ordinal))
+                {
+                    seen.TrySetResult();
+                }
+            }
+        }
+    }
+
+    /// <summary>Waits until a line containing <paramref name="text"/> has been printed (at any time since start).</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout, int occurrences = 1)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_outputLock)
+        {
+            if (CountOccurrences(_output.ToString(), text) >= occurrences)
+            {
+                return;
+            }
+            _waiters.Add((text, seen));
+        }
+        var exited = Process.WaitForExitAsync();
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var remaining = deadline - DateTime.UtcNow;
+            if (remaining <= TimeSpan.Zero)
+            {
+                throw new TimeoutException($"gateway did not print \"{text}\" within {timeout}; output:\n{Output}");
+            }
+            var done = await Task.WhenAny(seen.Task, exited, Task.Delay(remaining));
+            lock (_outputLock)
+            {
+                if (CountOccurrences(_output.ToString(), text) >= occurrences)
+                {
+                    return;
+                }
+                if (done == seen.Task)
+                {
+                    _waiters.Remove((text, seen));
+                    seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _waiters.Add((text, seen));
+                }
+            }
+            if (done == exited)
+            {
+                throw new InvalidOperationException($"gateway exited ({Process.ExitCode}) before printing \"{text}\"; output:\n{Output}");
+            }
+        }
+    }
+
+    private static int CountOccurrences(string haystack, string needle)
+    {
+        var count = 0;
+        for (var i = haystack.IndexOf(needle, StringComparison.Ordinal); i >= 0; i = haystack.IndexOf(needle, i + needle.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+        return count;
+    }
+
+    /// <summary>Replaces apisix.yaml atomically (write + rename), as a deployment tool would.</summary>
+    public void ReplaceStandalone(string content)
+    {
+        var temp = StandalonePath + ".tmp";
+        File.WriteAllText(temp, content);
+        File.Move(temp, StandalonePath, overwrite: true);
+    }
+
+    /// <summary>Resident memory of the gateway process (VmRSS), in bytes.</summary>
+    public long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{Process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+        return 0;
+    }
+
+    public void Terminate() => _ = Kill(Process.Id, 15);
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await Process.WaitForExitAsync(cts.Token);
+        return Process.ExitCode;
+    }
+
+    /// <summary>Connects a client to the gateway, optionally from a given loopback source address.</summary>
+    public static async Task<Socket> ConnectAsync(IPAddress address, int port, IPAddress? from = null)
+    {
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (from is not null)
+        {
+            socket.Bind(new IPEndPoint(from, 0));
+        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await socket.ConnectAsync(new IPEndPoint(address, port), timeout.Token);
+        return socket;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!Process.HasExited)
+        {
+            Process.Kill(entireProcessTree: true);
+            await Process.WaitForExitAsync();
+        }
+        Process.Dispose();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
