@@ -73,7 +73,8 @@ internal static class YamlDocument
             return JsonValue.Create(integer);
         }
         if (text.Length > 0 && (char.IsAsciiDigit(text[0]) || text[0] is '-' or '+' or '.') &&
-            double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+            double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) &&
+            double.IsFinite(number))
         {
             return JsonValue.Create(number);
         }

@@ -44,9 +44,16 @@ internal readonly struct IpAddr : IEquatable<IpAddr>
         return FromV6(bytes);
     }
 
+    /// <summary>
+    /// A dotted-quad IPv4 address or a plain IPv6 address, as APISIX's ipv4/ipv6 formats (and inet_pton) take them.
+    /// IPAddress.TryParse alone also takes inet_aton's shorthand ("10" = 0.0.0.10, "127.1", octal "010.0.0.1" =
+    /// 8.0.0.1, hex) and "[::1]:80", which would match other addresses than the ones meant: an IPv4 address must
+    /// be written as it prints, and an IPv6 address without brackets, port or zone.
+    /// </summary>
     public static bool TryParse(string text, out IpAddr address)
     {
-        if (IPAddress.TryParse(text, out var parsed) && !text.Contains('%', StringComparison.Ordinal))
+        if (IPAddress.TryParse(text, out var parsed) && text.AsSpan().IndexOfAny('%', '[', ']') < 0 &&
+            (parsed.AddressFamily == AddressFamily.InterNetworkV6 || parsed.ToString() == text))
         {
             address = From(parsed);
             return true;

@@ -7,12 +7,16 @@ internal readonly struct IpPrefix
     private readonly ulong _maskLow;
     private readonly ulong _networkHigh;
     private readonly ulong _networkLow;
+    private readonly bool _ipv6Only;
 
     private IpPrefix(IpAddr network, int bits128, string text)
     {
         (_maskHigh, _maskLow) = Mask(bits128);
         _networkHigh = network.High & _maskHigh;
         _networkLow = network.Low & _maskLow;
+        // An IPv6 prefix not inside ::ffff:0:0/96 ("::/0", "::/64") names IPv6 clients: APISIX never matches an IPv4
+        // client against it, although its range covers the IPv4-mapped form IPv4 addresses are held in here.
+        _ipv6Only = !(network.IsV4 && bits128 >= 96);
         Text = text;
     }
 
@@ -20,7 +24,7 @@ internal readonly struct IpPrefix
     public string Text { get; }
 
     public bool Contains(IpAddr address) =>
-        (address.High & _maskHigh) == _networkHigh && (address.Low & _maskLow) == _networkLow;
+        (address.High & _maskHigh) == _networkHigh && (address.Low & _maskLow) == _networkLow && !(_ipv6Only && address.IsV4);
 
     /// <summary>Parses "1.2.3.4", "1.2.3.0/24", "::1", "fe80::/10" as APISIX's ip_port router accepts them.</summary>
     public static bool TryParse(string text, out IpPrefix prefix)
