@@ -85,7 +85,7 @@ internal static partial class Program
         {
             errors.AddRange(e.Errors.Select(err => $"{configPath}: {err}"));
         }
-        if (config is not null)
+        if (config is { Role: "data_plane" })
         {
             try
             {
@@ -127,10 +127,10 @@ internal static partial class Program
             ReportFatal(configPath, e);
             return 1;
         }
-        await using var gateway = new Gateway(config, loggers);
+        await using var gateway = new GatewayHost(config, loggers);
         try
         {
-            gateway.Start();
+            await gateway.StartAsync().ConfigureAwait(false);
         }
         catch (ConfigException e)
         {

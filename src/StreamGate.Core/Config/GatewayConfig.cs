@@ -31,7 +31,57 @@ internal sealed record GatewayConfig
     public int Workers { get; init; } = Environment.ProcessorCount;
 
     public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>deployment.sqlite.path, resolved against config.yaml's folder.</summary>
+    public string SqlitePath { get; init; } = "data/streamgate.db";
+
+    public string ResolvedSqlitePath => Path.IsPathRooted(SqlitePath) ? SqlitePath : Path.Combine(ConfigDirectory, SqlitePath);
+
+    /// <summary>deployment.etcd.prefix: the key prefix every store uses (/apisix).</summary>
+    public string KeyPrefix { get; init; } = "/apisix";
+
+    public AdminOptions Admin { get; init; } = new();
+
+    /// <summary>apisix.enable_control and apisix.control: the read-only control API.</summary>
+    public bool ControlEnabled { get; init; } = true;
+
+    public string ControlIp { get; init; } = "127.0.0.1";
+
+    public int ControlPort { get; init; } = 9090;
+
+    /// <summary>apisix.data_encryption.keyring: encrypts private keys at rest; the first entry encrypts, all decrypt.</summary>
+    public IReadOnlyList<string> Keyring { get; init; } = [];
+
+    /// <summary>
+    /// Ours (apisix.stream_proxy.drain_on_change, seconds): when a route is deleted or its upstream changes, its
+    /// open connections are closed after this long. Null (the default, as APISIX) leaves them alone until they end.
+    /// </summary>
+    public TimeSpan? DrainOnChange { get; init; }
+
+    /// <summary>Whether this node serves the admin API: the traditional role does, a data plane does not.</summary>
+    public bool AdminEnabled => Role == "traditional";
 }
+
+/// <summary>deployment.admin: who may change configuration, and from where.</summary>
+internal sealed record AdminOptions
+{
+    /// <summary>APISIX's sample key from its documentation: refused on any address but loopback.</summary>
+    public const string SampleKey = "edd1c9f034335f136f87ad84b625c8f1";
+
+    public IReadOnlyList<AdminKey> Keys { get; init; } = [];
+
+    public string Ip { get; init; } = "127.0.0.1";
+
+    public int Port { get; init; } = 9180;
+
+    /// <summary>CIDRs allowed to call the admin API; APISIX's default is 127.0.0.0/24.</summary>
+    public IReadOnlyList<string> AllowAdmin { get; init; } = ["127.0.0.0/24"];
+
+    /// <summary>Largest request body accepted, in bytes (certificates with chains fit easily).</summary>
+    public long MaxBodyBytes { get; init; } = 1024 * 1024;
+}
+
+internal sealed record AdminKey(string Name, string Key, string Role);
 
 /// <summary>One TCP listen address from apisix.stream_proxy.tcp. A null address listens on every interface.</summary>
 internal sealed record ListenEntry(IpAddr? Address, int Port)

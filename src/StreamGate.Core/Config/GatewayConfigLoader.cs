@@ -64,7 +64,8 @@ internal static class GatewayConfigLoader
             listeners.Clear();
         }
 
-        var (role, provider) = ReadDeployment(top, errors);
+        var deployment = ReadDeployment(top, errors);
+        var (keyring, controlEnabled, controlIp, controlPort, drain) = apisix is null ? ([], true, "127.0.0.1", 9090, null) : ReadApisixExtras(apisix, errors);
         var (accessLog, workers, grace) = ReadNginxConfig(top, errors);
         if (errors.Count > 0)
         {
@@ -75,8 +76,16 @@ internal static class GatewayConfigLoader
             ConfigPath = path,
             ProxyMode = proxyMode,
             TcpListeners = listeners,
-            Role = role,
-            ConfigProvider = provider,
+            Role = deployment.Role,
+            ConfigProvider = deployment.Provider,
+            SqlitePath = deployment.SqlitePath,
+            KeyPrefix = deployment.Prefix,
+            Admin = deployment.Admin,
+            Keyring = keyring,
+            ControlEnabled = controlEnabled,
+            ControlIp = controlIp,
+            ControlPort = controlPort,
+            DrainOnChange = drain,
             AccessLog = accessLog,
             Workers = workers,
             ShutdownGrace = grace,
@@ -100,10 +109,51 @@ internal static class GatewayConfigLoader
         return null;
     }
 
+    private static (IReadOnlyList<string> Keyring, bool ControlEnabled, string ControlIp, int ControlPort, TimeSpan? Drain) ReadApisixExtras(JsonObject apisix, List<ConfigError> errors)
+    {
+        var keyring = new List<string>();
+        if (Section(apisix, "data_encryption", "apisix", errors) is { } encryption && encryption["keyring"] is JsonArray ring)
+        {
+            for (var i = 0; i < ring.Count; i++)
+            {
+                var text = ring[i] is { } n && n.GetValueKind() == JsonValueKind.String ? n.GetValue<string>() : null;
+                if (text is null || text.Length < 16)
+                {
+                    errors.Add(new ConfigError($"apisix.data_encryption.keyring[{i}]", "each keyring entry must be a string of at least 16 characters (its first 16 are the AES-128 key)"));
+                    continue;
+                }
+                keyring.Add(text);
+            }
+        }
+        var controlEnabled = apisix["enable_control"] is not { } ec || ec.GetValueKind() != JsonValueKind.False;
+        var controlIp = "127.0.0.1";
+        var controlPort = 9090;
+        if (Section(apisix, "control", "apisix", errors) is { } control)
+        {
+            var c = new JsonObjectReader(control, "apisix.control", errors);
+            controlIp = c.String("ip") ?? controlIp;
+            controlPort = (int?)c.Integer("port", 1, 65535) ?? controlPort;
+            c.Finish();
+        }
+        TimeSpan? drain = null;
+        if (apisix["stream_proxy"] is JsonObject sp && sp["drain_on_change"] is { } d)
+        {
+            if (TryParseDuration(d, out var parsed))
+            {
+                drain = parsed;
+            }
+            else
+            {
+                errors.Add(new ConfigError("apisix.stream_proxy.drain_on_change", "expected a duration such as 30s or a number of seconds"));
+            }
+        }
+        return (keyring, controlEnabled, controlIp, controlPort, drain);
+    }
+
     private static void ReadStreamProxy(JsonObject streamProxy, List<ListenEntry> listeners, List<ConfigError> errors)
     {
         var r = new JsonObjectReader(streamProxy, "apisix.stream_proxy", errors);
-        r.Allow("only");
+        r.Allow("only", "drain_on_change");
         if (r.Array("tcp") is { } tcp)
         {
             for (var i = 0; i < tcp.Count; i++)
@@ -204,26 +254,141 @@ internal static class GatewayConfigLoader
     private static bool TryPort(string text, out int port) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535;
 
-    private static (string Role, string Provider) ReadDeployment(JsonObject top, List<ConfigError> errors)
+    private sealed record Deployment(string Role, string Provider, string SqlitePath, string Prefix, AdminOptions Admin);
+
+    private static Deployment ReadDeployment(JsonObject top, List<ConfigError> errors)
     {
         var deployment = Section(top, "deployment", "", errors);
         if (deployment is null)
         {
-            return ("data_plane", "yaml");
+            return new Deployment("traditional", "sqlite", "data/streamgate.db", "/apisix", new AdminOptions());
         }
         var r = new JsonObjectReader(deployment, "deployment", errors);
-        r.Allow("role_traditional", "role_control_plane", "role_data_plane", "admin", "etcd", "sqlite", "config_provider");
+        r.Allow("role_traditional", "role_control_plane", "role_data_plane", "config_provider", "certs");
         var role = r.Enum("role", "traditional", "data_plane", "control_plane") ?? "traditional";
         var roleSection = Section(deployment, "role_" + role, "deployment", errors);
         var provider = roleSection?["config_provider"] is { } p && p.GetValueKind() == JsonValueKind.String ? p.GetValue<string>() : null;
+        provider ??= role == "data_plane" ? "yaml" : "sqlite";
+
+        var sqlitePath = "data/streamgate.db";
+        if (r.Object("sqlite") is { } sqlite)
+        {
+            var s = new JsonObjectReader(sqlite, "deployment.sqlite", errors);
+            sqlitePath = s.String("path", 1) ?? sqlitePath;
+            s.Finish();
+        }
+        var prefix = "/apisix";
+        if (r.Object("etcd") is { } etcd)
+        {
+            var e = new JsonObjectReader(etcd, "deployment.etcd", errors);
+            e.Allow("host", "timeout", "user", "password", "tls", "watch_timeout", "startup_retry", "resync_delay", "health_check_timeout");
+            prefix = e.String("prefix", 1) ?? prefix;
+            e.Finish();
+            if (!prefix.StartsWith('/'))
+            {
+                errors.Add(new ConfigError("deployment.etcd.prefix", $"the prefix must start with /, got \"{prefix}\""));
+            }
+        }
+        var admin = r.Object("admin") is { } adminSection ? ReadAdmin(adminSection, errors) : new AdminOptions();
         r.Finish();
-        if (role != "data_plane" || provider != "yaml")
+
+        var supported = (role, provider) is ("traditional", "sqlite") or ("data_plane", "yaml");
+        if (!supported)
         {
             errors.Add(new ConfigError(
                 "deployment.role",
-                $"role {role} with config_provider {provider ?? "(default)"} is not available in this StreamGate version yet; set deployment.role: data_plane and deployment.role_data_plane.config_provider: yaml (routes from apisix.yaml)"));
+                $"role {role} with config_provider {provider} is not available in this StreamGate version yet; use role traditional with config_provider sqlite (admin API + embedded store), or role data_plane with config_provider yaml (routes from apisix.yaml)"));
         }
-        return (role, provider ?? "yaml");
+        if (role == "traditional")
+        {
+            CheckAdminExposure(admin, errors);
+        }
+        return new Deployment(role, provider, sqlitePath, prefix.TrimEnd('/'), admin);
+    }
+
+    private static AdminOptions ReadAdmin(JsonObject section, List<ConfigError> errors)
+    {
+        var r = new JsonObjectReader(section, "deployment.admin", errors);
+        r.Allow("enable_admin_cors", "admin_key_required", "admin_api_version", "https_admin", "admin_api_mtls", "enable_admin_ui");
+        var keys = new List<AdminKey>();
+        if (r.Array("admin_key") is { } keyArray)
+        {
+            for (var i = 0; i < keyArray.Count; i++)
+            {
+                var path = $"deployment.admin.admin_key[{i}]";
+                if (keyArray[i] is not JsonObject keyObject)
+                {
+                    errors.Add(new ConfigError(path, "expected {name, key, role}"));
+                    continue;
+                }
+                var k = new JsonObjectReader(keyObject, path, errors);
+                var name = k.String("name") ?? $"key{i}";
+                var key = k.String("key") ?? "";
+                var keyRole = k.Enum("role", "admin", "viewer") ?? "admin";
+                k.Finish();
+                if (key.Length > 0)
+                {
+                    keys.Add(new AdminKey(name, key, keyRole));
+                }
+            }
+        }
+        var ip = "127.0.0.1";
+        var port = 9180;
+        if (r.Object("admin_listen") is { } listen)
+        {
+            var l = new JsonObjectReader(listen, "deployment.admin.admin_listen", errors);
+            ip = l.String("ip") ?? ip;
+            port = (int?)l.Integer("port", 1, 65535) ?? port;
+            l.Finish();
+            if (!System.Net.IPAddress.TryParse(ip, out _))
+            {
+                errors.Add(new ConfigError("deployment.admin.admin_listen.ip", $"\"{ip}\" is not an IP address"));
+            }
+        }
+        var allow = new List<string>();
+        if (r.Array("allow_admin") is { } allowArray)
+        {
+            for (var i = 0; i < allowArray.Count; i++)
+            {
+                var text = allowArray[i] is { } n && n.GetValueKind() == JsonValueKind.String ? n.GetValue<string>() : null;
+                if (text is null || !IpPrefix.TryParse(text, out _))
+                {
+                    errors.Add(new ConfigError($"deployment.admin.allow_admin[{i}]", "expected an IP address or CIDR such as 127.0.0.0/24"));
+                    continue;
+                }
+                allow.Add(text);
+            }
+        }
+        var maxBody = r.Integer("max_body_bytes", 1024, 64L * 1024 * 1024) ?? 1024 * 1024;
+        r.Finish();
+        return new AdminOptions
+        {
+            Keys = keys,
+            Ip = ip,
+            Port = port,
+            AllowAdmin = r.Has("allow_admin") ? allow : ["127.0.0.0/24"],
+            MaxBodyBytes = maxBody,
+        };
+    }
+
+    /// <summary>An admin API reachable from other machines must have a key of its own, never an empty or sample one.</summary>
+    private static void CheckAdminExposure(AdminOptions admin, List<ConfigError> errors)
+    {
+        if (!System.Net.IPAddress.TryParse(admin.Ip, out var ip) || System.Net.IPAddress.IsLoopback(ip))
+        {
+            return;
+        }
+        if (admin.Keys.Count == 0)
+        {
+            errors.Add(new ConfigError("deployment.admin.admin_key", $"the admin API listens on {admin.Ip}, beyond loopback, without a key; set deployment.admin.admin_key to [{{name: admin, key: <a long random secret>, role: admin}}] (for example the output of: openssl rand -hex 16)"));
+        }
+        foreach (var key in admin.Keys)
+        {
+            if (key.Key == AdminOptions.SampleKey)
+            {
+                errors.Add(new ConfigError("deployment.admin.admin_key", $"the admin API listens on {admin.Ip}, beyond loopback, with APISIX's published sample key for \"{key.Name}\"; replace it with a secret of your own (for example the output of: openssl rand -hex 16)"));
+            }
+        }
     }
 
     private static (AccessLogOptions AccessLog, int Workers, TimeSpan Grace) ReadNginxConfig(JsonObject top, List<ConfigError> errors)
@@ -281,8 +446,7 @@ internal static class GatewayConfigLoader
         duration = default;
         if (JsonObjectReader.TryGetNumber(node, out var seconds))
         {
-            duration = TimeSpan.FromSeconds(seconds);
-            return seconds >= 0;
+            return TrySeconds(seconds, out duration);
         }
         if (node.GetValueKind() != JsonValueKind.String)
         {
@@ -293,17 +457,26 @@ internal static class GatewayConfigLoader
         foreach (var (suffix, scale) in units)
         {
             if (text.EndsWith(suffix, StringComparison.Ordinal) &&
-                double.TryParse(text[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value >= 0)
+                double.TryParse(text[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
             {
-                duration = TimeSpan.FromSeconds(value * scale);
-                return true;
+                return TrySeconds(value * scale, out duration);
             }
         }
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var bare) && bare >= 0)
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var bare) && TrySeconds(bare, out duration);
+    }
+
+    /// <summary>
+    /// A non-negative, finite number of seconds that a TimeSpan can hold (up to int.MaxValue, about 68 years):
+    /// TimeSpan.FromSeconds throws on "Infinity", 1e20 and the like, which must be a config error, not a crash.
+    /// </summary>
+    private static bool TrySeconds(double seconds, out TimeSpan duration)
+    {
+        duration = default;
+        if (!double.IsFinite(seconds) || seconds < 0 || seconds > int.MaxValue)
         {
-            duration = TimeSpan.FromSeconds(bare);
-            return true;
+            return false;
         }
-        return false;
+        duration = TimeSpan.FromSeconds(seconds);
+        return true;
     }
 }

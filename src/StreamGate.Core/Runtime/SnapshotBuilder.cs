@@ -13,10 +13,25 @@ namespace StreamGate.Runtime;
 /// </summary>
 internal static class SnapshotBuilder
 {
+    /// <summary>Builds a snapshot, or throws with every problem: a file is applied whole or not at all.</summary>
     public static RuntimeSnapshot Build(ConfigSet config, long version, Func<string, IPAddress?>? resolve = null)
     {
-        resolve ??= ResolveHost;
         var errors = new List<ConfigError>();
+        var snapshot = Build(config, version, errors, resolve);
+        if (errors.Count > 0)
+        {
+            throw new ConfigException(errors);
+        }
+        return snapshot;
+    }
+
+    /// <summary>
+    /// Builds a snapshot of everything that resolves and reports the rest in <paramref name="errors"/>: a store
+    /// applies each write on its own, so one route whose service was force-deleted must not stop the others.
+    /// </summary>
+    public static RuntimeSnapshot Build(ConfigSet config, long version, List<ConfigError> errors, Func<string, IPAddress?>? resolve = null)
+    {
+        resolve ??= ResolveHost;
         var named = new Dictionary<string, Upstream>(StringComparer.Ordinal);
         foreach (var (id, upstream) in config.Upstreams)
         {
@@ -74,10 +89,6 @@ internal static class SnapshotBuilder
                 route.ServerAddr is null ? null : Prefix(route.ServerAddr),
                 route.ServerPort ?? 0,
                 upstream));
-        }
-        if (errors.Count > 0)
-        {
-            throw new ConfigException(errors);
         }
         return new RuntimeSnapshot(new RouteTable(routes), config, version);
     }

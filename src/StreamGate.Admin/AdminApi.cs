@@ -1,0 +1,478 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.Features;
+using StreamGate.Config;
+using StreamGate.Stores;
+
+namespace StreamGate.Admin;
+
+/// <summary>
+/// /apisix/admin: APISIX's admin API for the stream resources, on a store. Every write is validated whole,
+/// checked for references, and written under one lock so that "is this upstream still used?" and the write
+/// that depends on the answer cannot interleave with another write.
+/// </summary>
+internal sealed partial class AdminApi : IDisposable
+{
+    private const string Root = "/apisix/admin";
+
+    private readonly IConfigStore _store;
+    private readonly GatewayConfig _config;
+    private readonly KeyringCipher _cipher;
+    private readonly TimeProvider _time;
+    private readonly string _prefix;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private long _lastGeneratedId;
+
+    public AdminApi(IConfigStore store, GatewayConfig config, TimeProvider time)
+    {
+        _store = store;
+        _config = config;
+        _cipher = new KeyringCipher(config.Keyring);
+        _time = time;
+        _prefix = config.KeyPrefix;
+    }
+
+    [GeneratedRegex("^[a-zA-Z0-9-_.]{1,64}$")]
+    private static partial Regex IdPattern();
+
+    public void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGet(Root + "/plugins/list", (HttpContext context) => Results.Json(new JsonArray([.. ResourceParser.KnownPlugins.Order().Select(p => (JsonNode)p)])));
+        app.MapGet(Root + "/plugins/{name}", (string name) => ResourceParser.KnownPlugins.Contains(name)
+            ? Results.Json(new JsonObject { ["type"] = "object" })
+            : AdminErrors.Error(StatusCodes.Status404NotFound, $"plugin not found in subsystem stream: {name}"));
+        app.MapGet(Root + "/schema/{name}", (string name) => AdminSchemas.Get(name) is { } schema
+            ? Results.Text(schema, "application/json")
+            : AdminErrors.Error(StatusCodes.Status404NotFound, $"schema not found: {name}"));
+        app.Map(Root + "/plugin_metadata/{name}", PluginMetadataAsync);
+        app.Map(Root + "/{resource}/{id?}", ResourceAsync);
+        app.Map(Root + "/{**rest}", (string? rest) => AdminErrors.Error(StatusCodes.Status404NotFound, $"not found: {Root}/{rest}"));
+    }
+
+    private async Task<IResult> ResourceAsync(HttpContext context, string resource, string? id)
+    {
+        if (!ResourceKind.ByName.TryGetValue(resource, out var kind))
+        {
+            return AdminErrors.Error(StatusCodes.Status404NotFound, $"not found: unknown resource \"{resource}\"; expected stream_routes, upstreams, services, ssls, plugin_metadata");
+        }
+        if (kind == ResourceKind.StreamRoutes && !_config.StreamEnabled)
+        {
+            return AdminErrors.BadRequest("stream mode is disabled, can not add stream routes");
+        }
+        if (id is not null && !IdPattern().IsMatch(id))
+        {
+            return AdminErrors.BadRequest($"invalid configuration: property \"id\" validation failed: failed to match pattern \"{IdPattern()}\" with \"{Truncate(id)}\"");
+        }
+        var method = context.Request.Method;
+        return method switch
+        {
+            "GET" when id is null => await ListAsync(context, kind),
+            "GET" => await GetAsync(kind, id),
+            "PUT" => await WriteAsync(context, kind, id, post: false),
+            "POST" when id is null => await WriteAsync(context, kind, null, post: true),
+            "POST" => AdminErrors.Error(StatusCodes.Status405MethodNotAllowed, $"POST creates a {kind.Singular} with a new id; use PUT {Root}/{kind.Name}/{id} to write a given id"),
+            "PATCH" when !kind.Patchable => AdminErrors.Error(StatusCodes.Status405MethodNotAllowed, $"not supported `PATCH` method for {kind.Singular}"),
+            "PATCH" when id is null => AdminErrors.BadRequest($"missing {kind.Singular} id"),
+            "PATCH" => await PatchAsync(context, kind, id),
+            "DELETE" when id is null => AdminErrors.BadRequest($"missing {kind.Singular} id"),
+            "DELETE" => await DeleteAsync(context, kind, id),
+            _ => AdminErrors.Error(StatusCodes.Status405MethodNotAllowed, $"method {method} is not supported"),
+        };
+    }
+
+    private string Key(ResourceKind kind, string id) => $"{_prefix}/{kind.Name}/{id}";
+
+    private async Task<IResult> GetAsync(ResourceKind kind, string id)
+    {
+        var stored = await _store.GetAsync(Key(kind, id));
+        return stored is null ? AdminErrors.KeyNotFound() : Results.Json(Envelope(kind, stored));
+    }
+
+    private JsonObject Envelope(ResourceKind kind, StoredValue stored) => new()
+    {
+        ["key"] = stored.Key,
+        ["value"] = PublicValue(kind, stored.Value),
+        ["createdIndex"] = stored.CreateRevision,
+        ["modifiedIndex"] = stored.ModRevision,
+    };
+
+    /// <summary>The stored object as clients may see it: never a private key, encrypted or not.</summary>
+    private static JsonNode? PublicValue(ResourceKind kind, string json)
+    {
+        var value = JsonNode.Parse(json);
+        if (kind.HoldsPrivateKey && value is JsonObject obj)
+        {
+            obj.Remove("key");
+            obj.Remove("keys");
+        }
+        return value;
+    }
+
+    private async Task<IResult> ListAsync(HttpContext context, ResourceKind kind)
+    {
+        var query = context.Request.Query;
+        var page = 0;
+        var pageSize = 0;
+        if (query.ContainsKey("page") || query.ContainsKey("page_size"))
+        {
+            if (!int.TryParse(query["page"].FirstOrDefault() ?? "1", NumberStyles.None, CultureInfo.InvariantCulture, out page) || page < 1)
+            {
+                return AdminErrors.BadRequest("invalid page: expected an integer of at least 1");
+            }
+            if (!int.TryParse(query["page_size"].FirstOrDefault() ?? "10", NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize is < 10 or > 500)
+            {
+                return AdminErrors.BadRequest("invalid page_size: expected an integer from 10 to 500");
+            }
+        }
+        var name = query["name"].FirstOrDefault();
+        var label = query["label"].FirstOrDefault();
+        var range = await _store.RangeAsync($"{_prefix}/{kind.Name}/");
+        var items = new List<JsonObject>();
+        foreach (var stored in range.Items.OrderBy(i => i.CreateRevision))
+        {
+            var envelope = Envelope(kind, stored);
+            if (envelope["value"] is JsonObject value && Matches(value, name, label))
+            {
+                items.Add(envelope);
+            }
+        }
+        var total = items.Count;
+        IEnumerable<JsonObject> shown = items;
+        if (page > 0)
+        {
+            shown = items.Skip((page - 1) * pageSize).Take(pageSize);
+        }
+        return Results.Json(new JsonObject { ["list"] = new JsonArray([.. shown]), ["total"] = total });
+    }
+
+    /// <summary>APISIX's list filters: name (substring) and label (key, or key:value).</summary>
+    private static bool Matches(JsonObject value, string? name, string? label)
+    {
+        if (!string.IsNullOrEmpty(name) && !(value["name"]?.GetValueKind() == JsonValueKind.String && value["name"]!.GetValue<string>().Contains(name, StringComparison.Ordinal)))
+        {
+            return false;
+        }
+        if (!string.IsNullOrEmpty(label))
+        {
+            var colon = label.IndexOf(':', StringComparison.Ordinal);
+            var labelKey = colon < 0 ? label : label[..colon];
+            var labels = value["labels"] as JsonObject;
+            if (labels is null || !labels.ContainsKey(labelKey))
+            {
+                return false;
+            }
+            if (colon >= 0 && labels[labelKey]?.ToString() != label[(colon + 1)..])
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private async Task<IResult> WriteAsync(HttpContext context, ResourceKind kind, string? urlId, bool post)
+    {
+        var (body, bodyError) = await ReadBodyAsync(context);
+        if (bodyError is not null)
+        {
+            return bodyError;
+        }
+        if (Forbidden(body!) is { } forbidden)
+        {
+            return forbidden;
+        }
+        string id;
+        var bodyId = body!["id"];
+        if (post)
+        {
+            if (bodyId is not null)
+            {
+                return AdminErrors.BadRequest($"wrong {kind.Singular} id, do not need it");
+            }
+            id = NewId();
+        }
+        else if (urlId is not null)
+        {
+            if (bodyId is not null && IdText(bodyId) != urlId)
+            {
+                return AdminErrors.BadRequest($"wrong {kind.Singular} id");
+            }
+            id = urlId;
+        }
+        else
+        {
+            if (bodyId is null)
+            {
+                return AdminErrors.BadRequest($"missing {kind.Singular} id");
+            }
+            var errors = new List<ConfigError>();
+            var probe = new JsonObjectReader(new JsonObject { ["id"] = bodyId.DeepClone() }, "", errors);
+            if (ResourceParser.ReadId(probe) is not { } parsedId)
+            {
+                return AdminErrors.BadRequest(AdminErrors.InvalidConfiguration(errors));
+            }
+            id = parsedId;
+        }
+        body["id"] = id;
+        return await StoreAsync(kind, id, body, createTime: null);
+    }
+
+    private async Task<IResult> PatchAsync(HttpContext context, ResourceKind kind, string id)
+    {
+        var (patch, bodyError) = await ReadBodyAsync(context);
+        if (bodyError is not null)
+        {
+            return bodyError;
+        }
+        if (Forbidden(patch!) is { } forbidden)
+        {
+            return forbidden;
+        }
+        if (patch!["id"] is { } patchId && IdText(patchId) != id)
+        {
+            return AdminErrors.BadRequest($"wrong {kind.Singular} id");
+        }
+        var existing = await _store.GetAsync(Key(kind, id));
+        if (existing is null)
+        {
+            return AdminErrors.KeyNotFound();
+        }
+        var merged = JsonNode.Parse(existing.Value) as JsonObject ?? [];
+        var createTime = merged["create_time"]?.DeepClone();
+        merged.Remove("create_time");
+        merged.Remove("update_time");
+        if (kind.HoldsPrivateKey && patch["key"] is null && merged["key"] is { } storedKey)
+        {
+            // The stored key is ciphertext; a patch that does not replace it keeps it, decrypted for validation.
+            merged["key"] = _cipher.Decrypt(storedKey.GetValue<string>());
+        }
+        MergePatch(merged, patch);
+        merged["id"] = id;
+        return await StoreAsync(kind, id, merged, createTime);
+    }
+
+    private async Task<IResult> StoreAsync(ResourceKind kind, string id, JsonObject value, JsonNode? createTime)
+    {
+        var errors = new List<ConfigError>();
+        if (!kind.Validate(value, errors))
+        {
+            return AdminErrors.BadRequest(AdminErrors.InvalidConfiguration(errors));
+        }
+        var key = Key(kind, id);
+        await _writeLock.WaitAsync();
+        try
+        {
+            if (await CheckReferencesAsync(kind, value) is { } referenceError)
+            {
+                return referenceError;
+            }
+            var existing = await _store.GetAsync(key);
+            var now = _time.GetUtcNow().ToUnixTimeSeconds();
+            createTime ??= existing is not null && JsonNode.Parse(existing.Value)?["create_time"] is { } stored ? stored.DeepClone() : JsonValue.Create(now);
+            value["create_time"] = createTime;
+            value["update_time"] = now;
+            if (kind.HoldsPrivateKey && value["key"] is { } privateKey)
+            {
+                value["key"] = _cipher.Encrypt(privateKey.GetValue<string>());
+            }
+            var json = value.ToJsonString();
+            var result = await _store.PutAsync(key, json);
+            var response = new JsonObject { ["key"] = key, ["value"] = PublicValue(kind, json) };
+            return Results.Json(response, statusCode: result.Previous is null ? StatusCodes.Status201Created : StatusCodes.Status200OK);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private async Task<IResult?> CheckReferencesAsync(ResourceKind kind, JsonObject value)
+    {
+        if (kind == ResourceKind.StreamRoutes || kind == ResourceKind.Services)
+        {
+            if (value["upstream_id"] is { } upstreamId && await _store.GetAsync(Key(ResourceKind.Upstreams, IdText(upstreamId))) is null)
+            {
+                return AdminErrors.BadRequest($"failed to fetch upstream info by upstream id [{IdText(upstreamId)}], response code: 404");
+            }
+        }
+        if (kind == ResourceKind.StreamRoutes && value["service_id"] is { } serviceId && await _store.GetAsync(Key(ResourceKind.Services, IdText(serviceId))) is null)
+        {
+            return AdminErrors.BadRequest($"failed to fetch service info by service id [{IdText(serviceId)}], response code: 404");
+        }
+        return null;
+    }
+
+    private async Task<IResult> DeleteAsync(HttpContext context, ResourceKind kind, string id)
+    {
+        var force = context.Request.Query["force"].FirstOrDefault() == "true";
+        var key = Key(kind, id);
+        await _writeLock.WaitAsync();
+        try
+        {
+            if (await _store.GetAsync(key) is null)
+            {
+                return AdminErrors.KeyNotFound();
+            }
+            if (!force && await FindUserAsync(kind, id) is { } user)
+            {
+                return AdminErrors.BadRequest(kind == ResourceKind.Services
+                    ? $"can not delete this service directly, {user} is still using it now"
+                    : $"can not delete this {kind.Singular}, {user} is still using it now");
+            }
+            var result = await _store.DeleteAsync(key);
+            return result.Succeeded ? Results.Json(new JsonObject { ["deleted"] = id, ["key"] = key }) : AdminErrors.KeyNotFound();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>The first object that references this one ("stream_route [1]"), or null. beyond: APISIX checks only services.</summary>
+    private async Task<string?> FindUserAsync(ResourceKind kind, string id)
+    {
+        (ResourceKind User, string Field)[] users = kind.Name switch
+        {
+            "services" => [(ResourceKind.StreamRoutes, "service_id")],
+            "upstreams" => [(ResourceKind.StreamRoutes, "upstream_id"), (ResourceKind.Services, "upstream_id")],
+            "ssls" => [(ResourceKind.Upstreams, "tls.client_cert_id")],
+            _ => [],
+        };
+        foreach (var (user, field) in users)
+        {
+            var range = await _store.RangeAsync($"{_prefix}/{user.Name}/");
+            foreach (var item in range.Items)
+            {
+                JsonNode? node = JsonNode.Parse(item.Value);
+                foreach (var part in field.Split('.'))
+                {
+                    node = node is JsonObject obj ? obj[part] : null;
+                }
+                if (node is not null && IdText(node) == id)
+                {
+                    var userName = user == ResourceKind.StreamRoutes ? "stream_route" : user.Name.TrimEnd('s');
+                    return $"{userName} [{item.Key[(item.Key.LastIndexOf('/') + 1)..]}]";
+                }
+            }
+        }
+        return null;
+    }
+
+    private async Task<IResult> PluginMetadataAsync(HttpContext context, string name)
+    {
+        var key = $"{_prefix}/plugin_metadata/{name}";
+        switch (context.Request.Method)
+        {
+            case "GET":
+                var stored = await _store.GetAsync(key);
+                return stored is null ? AdminErrors.KeyNotFound() : Results.Json(new JsonObject
+                {
+                    ["key"] = key,
+                    ["value"] = JsonNode.Parse(stored.Value),
+                    ["createdIndex"] = stored.CreateRevision,
+                    ["modifiedIndex"] = stored.ModRevision,
+                });
+            case "PUT":
+                var (body, error) = await ReadBodyAsync(context);
+                if (error is not null)
+                {
+                    return error;
+                }
+                if (!ResourceParser.KnownPlugins.Contains(name))
+                {
+                    return AdminErrors.BadRequest($"unknown plugin [{Truncate(name)}]");
+                }
+                body!["id"] = name;
+                var result = await _store.PutAsync(key, body.ToJsonString());
+                return Results.Json(new JsonObject { ["key"] = key, ["value"] = body.DeepClone() }, statusCode: result.Previous is null ? 201 : 200);
+            case "DELETE":
+                var deleted = await _store.DeleteAsync(key);
+                return deleted.Succeeded ? Results.Json(new JsonObject { ["deleted"] = name, ["key"] = key }) : AdminErrors.KeyNotFound();
+            default:
+                return AdminErrors.Error(StatusCodes.Status405MethodNotAllowed, $"method {context.Request.Method} is not supported");
+        }
+    }
+
+    private async Task<(JsonObject? Body, IResult? Error)> ReadBodyAsync(HttpContext context)
+    {
+        string text;
+        try
+        {
+            using var reader = new StreamReader(context.Request.Body);
+            text = await reader.ReadToEndAsync(context.RequestAborted);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, AdminErrors.Error(StatusCodes.Status413PayloadTooLarge, $"invalid request body: larger than {_config.Admin.MaxBodyBytes} bytes"));
+        }
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return (null, AdminErrors.BadRequest("invalid request body: empty"));
+        }
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { MaxDepth = 32 });
+        }
+        catch (JsonException e)
+        {
+            return (null, AdminErrors.BadRequest($"invalid request body: {e.Message}"));
+        }
+        return node is JsonObject obj
+            ? (obj, null)
+            : (null, AdminErrors.BadRequest($"invalid request body: expected a JSON object, got {JsonObjectReader.Describe(node)}"));
+    }
+
+    private static IResult? Forbidden(JsonObject body)
+    {
+        foreach (var name in (ReadOnlySpan<string>)["create_time", "update_time"])
+        {
+            if (body.ContainsKey(name))
+            {
+                return AdminErrors.BadRequest($"the property is forbidden:  {name}");
+            }
+        }
+        return null;
+    }
+
+    /// <summary>RFC 7386 JSON merge patch: objects merge, null removes, anything else replaces.</summary>
+    private static void MergePatch(JsonObject target, JsonObject patch)
+    {
+        foreach (var (name, value) in patch)
+        {
+            if (value is null)
+            {
+                target.Remove(name);
+            }
+            else if (value is JsonObject patchObject && target[name] is JsonObject targetObject)
+            {
+                MergePatch(targetObject, patchObject);
+            }
+            else
+            {
+                target[name] = value.DeepClone();
+            }
+        }
+    }
+
+    private static string IdText(JsonNode node) => node.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : node.ToJsonString();
+
+    private static string Truncate(string text) => text.Length <= 80 ? text : text[..80] + "...";
+
+    /// <summary>Ids for POST: increasing, 20 digits like APISIX's, unique within this process and across restarts (time based).</summary>
+    private string NewId()
+    {
+        var candidate = _time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
+        long previous, next;
+        do
+        {
+            previous = Interlocked.Read(ref _lastGeneratedId);
+            next = Math.Max(candidate, previous + 1);
+        }
+        while (Interlocked.CompareExchange(ref _lastGeneratedId, next, previous) != previous);
+        return next.ToString("D20", CultureInfo.InvariantCulture);
+    }
+
+    public void Dispose() => _writeLock.Dispose();
+}

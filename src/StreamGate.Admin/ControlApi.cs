@@ -1,0 +1,41 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using StreamGate.Runtime;
+
+namespace StreamGate.Admin;
+
+/// <summary>
+/// The read-only control API (APISIX's control port, 9090): what the data plane is serving right now and at
+/// which store revision, for operators and tests.
+/// </summary>
+internal static class ControlApi
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static void Map(IEndpointRouteBuilder app, SnapshotHolder snapshots)
+    {
+        app.MapGet("/v1/config", () =>
+        {
+            var s = snapshots.Current;
+            return Results.Json(new JsonObject
+            {
+                ["revision"] = s.Version,
+                ["applied_at"] = s.AppliedAt.ToUnixTimeMilliseconds(),
+                ["stream_routes"] = s.Routes.Routes.Count,
+                ["upstreams"] = s.Source.Upstreams.Count,
+                ["services"] = s.Source.Services.Count,
+            });
+        });
+        app.MapGet("/v1/stream_routes", () => Results.Json(snapshots.Current.Source.Routes, Json));
+        app.MapGet("/v1/stream_routes/{id}", (string id) =>
+            snapshots.Current.Source.Routes.FirstOrDefault(r => r.Id == id) is { } route
+                ? Results.Json(route, Json)
+                : Results.Json(new JsonObject { ["message"] = "not found" }, statusCode: 404));
+        app.MapGet("/v1/upstreams", () => Results.Json(snapshots.Current.Source.Upstreams.Values, Json));
+        app.MapGet("/v1/services", () => Results.Json(snapshots.Current.Source.Services.Values, Json));
+    }
+}

@@ -1,0 +1,128 @@
+using Microsoft.Extensions.Logging;
+using StreamGate.Admin;
+using StreamGate.Config;
+using StreamGate.Logging;
+using StreamGate.Proxy.Tcp;
+using StreamGate.Runtime;
+using StreamGate.Stores;
+using StreamGate.Stores.Sqlite;
+
+namespace StreamGate;
+
+/// <summary>
+/// The composition root of a running gateway. Which configuration source runs follows deployment.role:
+/// a data plane reads apisix.yaml; a traditional node keeps configuration in its embedded SQLite store and
+/// serves the admin API that writes it. Both feed the same snapshot holder the data plane reads.
+/// </summary>
+internal sealed partial class GatewayHost : IAsyncDisposable
+{
+    private readonly GatewayConfig _config;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly SnapshotHolder _snapshots = new();
+    private AccessLogWriter? _accessLog;
+    private StandaloneConfigWatcher? _standalone;
+    private IConfigStore? _store;
+    private StoreConfigSource? _storeSource;
+    private AdminServer? _admin;
+    private TcpProxyServer? _proxy;
+
+    public GatewayHost(GatewayConfig config, ILoggerFactory loggers)
+    {
+        _config = config;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger("StreamGate");
+    }
+
+    /// <summary>Loads configuration and opens every listener; throws <see cref="ConfigException"/> on anything invalid.</summary>
+    public async Task StartAsync()
+    {
+        foreach (var warning in _config.Warnings)
+        {
+            ConfigWarning(_logger, warning);
+        }
+        if (_config.Role == "data_plane")
+        {
+            _standalone = new StandaloneConfigWatcher(_config.StandalonePath, _snapshots, _logger);
+            _standalone.LoadInitial();
+        }
+        else
+        {
+            _store = OpenStore(_config.ResolvedSqlitePath);
+            _storeSource = new StoreConfigSource(_store, _config.KeyPrefix, _snapshots, _logger);
+            await _storeSource.LoadInitialAsync().ConfigureAwait(false);
+            StoreOpened(_logger, _config.ResolvedSqlitePath, _store.Revision, _snapshots.Current.Routes.Routes.Count);
+        }
+        if (_config.AccessLog.Enabled)
+        {
+            var path = _config.AccessLog.Path is "stdout" or "/dev/stdout" ? _config.AccessLog.Path : Path.Combine(_config.ConfigDirectory, _config.AccessLog.Path);
+            _accessLog = new AccessLogWriter(path, new AccessLogFormat(_config.AccessLog.Format));
+        }
+        _proxy = new TcpProxyServer(_config, _snapshots, _accessLog, _logger);
+        _admin = await AdminServer.StartAsync(_config, _store, _snapshots, _loggers).ConfigureAwait(false);
+        _proxy.Start();
+        _standalone?.Start();
+        _storeSource?.Start();
+        if (_config.AdminEnabled)
+        {
+            AdminListening(_logger, _config.Admin.Ip, _config.Admin.Port);
+        }
+    }
+
+    private static SqliteConfigStore OpenStore(string path)
+    {
+        try
+        {
+            return SqliteConfigStore.Open(path);
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException("deployment.sqlite.path", $"cannot open the store {path}: {e.Message}");
+        }
+    }
+
+    public async Task ShutdownAsync()
+    {
+        if (_admin is not null)
+        {
+            await _admin.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_standalone is not null)
+        {
+            await _standalone.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_storeSource is not null)
+        {
+            await _storeSource.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_proxy is not null)
+        {
+            await _proxy.ShutdownAsync(_config.ShutdownGrace).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_proxy is not null)
+        {
+            await _proxy.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_store is not null)
+        {
+            await _store.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_accessLog is not null)
+        {
+            await _accessLog.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "{Warning}")]
+    private static partial void ConfigWarning(ILogger logger, string warning);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Store {Path} opened at revision {Revision}: {Routes} stream routes")]
+    private static partial void StoreOpened(ILogger logger, string path, long revision, int routes);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Admin API listening on http://{Ip}:{Port}/apisix/admin")]
+    private static partial void AdminListening(ILogger logger, string ip, int port);
+}
