@@ -26,8 +26,23 @@ internal static class AdminErrors
     /// an error at upstream.timeout.connect reads
     /// <c>property "upstream" validation failed: property "timeout" validation failed: property "connect" validation failed: ...</c>.
     /// </summary>
-    public static string InvalidConfiguration(IEnumerable<ConfigError> errors) =>
-        "invalid configuration: " + string.Join("; ", errors.Select(Nest));
+    /// <remarks>
+    /// APISIX checks plugins and addresses after its JSON schema and sends those messages bare
+    /// (<c>unknown plugin [x]</c>, <c>invalid remote_addr: :/8</c>); when they are the only errors, so do we.
+    /// </remarks>
+    public static string InvalidConfiguration(IEnumerable<ConfigError> errors)
+    {
+        var list = errors.ToList();
+        return list.Count > 0 && list.TrueForAll(e => IsCheckerMessage(e.Message))
+            ? string.Join("; ", list.Select(e => e.Message))
+            : "invalid configuration: " + string.Join("; ", list.Select(Nest));
+    }
+
+    private static bool IsCheckerMessage(string message) =>
+        message.StartsWith("unknown plugin [", StringComparison.Ordinal) ||
+        message.StartsWith("failed to check the configuration of stream plugin [", StringComparison.Ordinal) ||
+        message.StartsWith("invalid remote_addr: ", StringComparison.Ordinal) ||
+        message.StartsWith("invalid server_addr: ", StringComparison.Ordinal);
 
     private static string Nest(ConfigError error)
     {

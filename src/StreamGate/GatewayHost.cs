@@ -49,6 +49,11 @@ internal sealed partial class GatewayHost : IAsyncDisposable
         else
         {
             _store = OpenStore(_config.ResolvedSqlitePath);
+            if (_store.Revision == 0 && _config.ResolvedSqliteSeed is { } seed)
+            {
+                var count = await StoreSeeder.SeedAsync(_store, _config.KeyPrefix, seed, TimeProvider.System).ConfigureAwait(false);
+                Seeded(_logger, count, seed);
+            }
             _storeSource = new StoreConfigSource(_store, _config.KeyPrefix, _snapshots, _logger);
             await _storeSource.LoadInitialAsync().ConfigureAwait(false);
             StoreOpened(_logger, _config.ResolvedSqlitePath, _store.Revision, _snapshots.Current.Routes.Routes.Count);
@@ -122,6 +127,9 @@ internal sealed partial class GatewayHost : IAsyncDisposable
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Store {Path} opened at revision {Revision}: {Routes} stream routes")]
     private static partial void StoreOpened(ILogger logger, string path, long revision, int routes);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "New store: imported {Count} objects from {Seed}")]
+    private static partial void Seeded(ILogger logger, int count, string seed);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Admin API listening on http://{Ip}:{Port}/apisix/admin")]
     private static partial void AdminListening(ILogger logger, string ip, int port);

@@ -85,15 +85,22 @@ internal static partial class Program
         {
             errors.AddRange(e.Errors.Select(err => $"{configPath}: {err}"));
         }
-        if (config is { Role: "data_plane" })
+        // The standalone file a data plane serves, or the seed a new store imports.
+        var standalone = config switch
+        {
+            { Role: "data_plane" } => config.StandalonePath,
+            { ResolvedSqliteSeed: { } seed } => seed,
+            _ => null,
+        };
+        if (standalone is not null)
         {
             try
             {
-                StandaloneConfigWatcher.LoadSnapshot(config.StandalonePath, 0);
+                StandaloneConfigWatcher.LoadSnapshot(standalone, 0);
             }
             catch (ConfigException e)
             {
-                errors.AddRange(e.Errors.Select(err => $"{config.StandalonePath}: {err}"));
+                errors.AddRange(e.Errors.Select(err => $"{standalone}: {err}"));
             }
         }
         if (errors.Count > 0)

@@ -165,13 +165,15 @@ public sealed class LifecycleTests
         Assert.Contains(expected, validateOutput, StringComparison.Ordinal);
     }
 
-    [Fact(Timeout = TestTimeoutMs)]
-    public async Task Validate_accepts_the_shipped_configuration()
+    [Theory(Timeout = TestTimeoutMs)]
+    [InlineData("conf")]
+    [InlineData("conf/standalone")]
+    public async Task Validate_accepts_the_shipped_configuration(string folder)
     {
         var root = FindRepositoryRoot();
         var (exit, output) = await GatewayProcess.RunToExitAsync(
-            await File.ReadAllTextAsync(Path.Combine(root, "conf", "config.yaml")),
-            await File.ReadAllTextAsync(Path.Combine(root, "conf", "apisix.yaml")),
+            await File.ReadAllTextAsync(Path.Combine(root, folder, "config.yaml")),
+            await File.ReadAllTextAsync(Path.Combine(root, folder, "apisix.yaml")),
             "validate");
         Assert.True(exit == 0, output);
         Assert.Contains("configuration is valid", output, StringComparison.Ordinal);

@@ -37,6 +37,14 @@ internal sealed record GatewayConfig
 
     public string ResolvedSqlitePath => Path.IsPathRooted(SqlitePath) ? SqlitePath : Path.Combine(ConfigDirectory, SqlitePath);
 
+    /// <summary>
+    /// Ours (deployment.sqlite.seed): a standalone-format file imported into the store when it is new and empty,
+    /// so a first start has example routes; later starts leave the store as the admin API left it.
+    /// </summary>
+    public string? SqliteSeed { get; init; }
+
+    public string? ResolvedSqliteSeed => SqliteSeed is null ? null : Path.IsPathRooted(SqliteSeed) ? SqliteSeed : Path.Combine(ConfigDirectory, SqliteSeed);
+
     /// <summary>deployment.etcd.prefix: the key prefix every store uses (/apisix).</summary>
     public string KeyPrefix { get; init; } = "/apisix";
 
@@ -67,6 +75,9 @@ internal sealed record AdminOptions
 {
     /// <summary>APISIX's sample key from its documentation: refused on any address but loopback.</summary>
     public const string SampleKey = "edd1c9f034335f136f87ad84b625c8f1";
+
+    /// <summary>The key in StreamGate's shipped conf/config.yaml: as public as APISIX's sample.</summary>
+    public const string ShippedKey = "streamgate-dev-admin-key";
 
     public IReadOnlyList<AdminKey> Keys { get; init; } = [];
 

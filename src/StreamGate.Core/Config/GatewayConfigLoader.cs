@@ -79,6 +79,7 @@ internal static class GatewayConfigLoader
             Role = deployment.Role,
             ConfigProvider = deployment.Provider,
             SqlitePath = deployment.SqlitePath,
+            SqliteSeed = deployment.Seed,
             KeyPrefix = deployment.Prefix,
             Admin = deployment.Admin,
             Keyring = keyring,
@@ -254,7 +255,7 @@ internal static class GatewayConfigLoader
     private static bool TryPort(string text, out int port) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535;
 
-    private sealed record Deployment(string Role, string Provider, string SqlitePath, string Prefix, AdminOptions Admin);
+    private sealed record Deployment(string Role, string Provider, string SqlitePath, string Prefix, AdminOptions Admin, string? Seed = null);
 
     private static Deployment ReadDeployment(JsonObject top, List<ConfigError> errors)
     {
@@ -271,10 +272,12 @@ internal static class GatewayConfigLoader
         provider ??= role == "data_plane" ? "yaml" : "sqlite";
 
         var sqlitePath = "data/streamgate.db";
+        string? seed = null;
         if (r.Object("sqlite") is { } sqlite)
         {
             var s = new JsonObjectReader(sqlite, "deployment.sqlite", errors);
             sqlitePath = s.String("path", 1) ?? sqlitePath;
+            seed = s.String("seed", 1);
             s.Finish();
         }
         var prefix = "/apisix";
@@ -303,7 +306,7 @@ internal static class GatewayConfigLoader
         {
             CheckAdminExposure(admin, errors);
         }
-        return new Deployment(role, provider, sqlitePath, prefix.TrimEnd('/'), admin);
+        return new Deployment(role, provider, sqlitePath, prefix.TrimEnd('/'), admin, seed);
     }
 
     private static AdminOptions ReadAdmin(JsonObject section, List<ConfigError> errors)
@@ -384,9 +387,9 @@ internal static class GatewayConfigLoader
         }
         foreach (var key in admin.Keys)
         {
-            if (key.Key == AdminOptions.SampleKey)
+            if (key.Key is AdminOptions.SampleKey or AdminOptions.ShippedKey)
             {
-                errors.Add(new ConfigError("deployment.admin.admin_key", $"the admin API listens on {admin.Ip}, beyond loopback, with APISIX's published sample key for \"{key.Name}\"; replace it with a secret of your own (for example the output of: openssl rand -hex 16)"));
+                errors.Add(new ConfigError("deployment.admin.admin_key", $"the admin API listens on {admin.Ip}, beyond loopback, with a published sample key for \"{key.Name}\"; replace it with a secret of your own (for example the output of: openssl rand -hex 16)"));
             }
         }
     }

@@ -12,6 +12,7 @@ internal sealed class RouteTable
     private readonly StreamRoute[] _routes;
     private readonly Dictionary<int, int[]> _byPort;
     private readonly int[] _anyPort;
+    private readonly Dictionary<string, StreamRoute> _byId;
 
     public RouteTable(IReadOnlyList<StreamRoute> routes)
     {
@@ -35,7 +36,14 @@ internal sealed class RouteTable
         }
         _byPort = byPort.ToDictionary(p => p.Key, p => p.Value.ToArray());
         _anyPort = [.. anyPort];
+        _byId = new Dictionary<string, StreamRoute>(StringComparer.Ordinal);
+        foreach (var route in _routes)
+        {
+            _byId.TryAdd(route.Id, route);
+        }
     }
+
+    public StreamRoute? FindById(string id) => _byId.GetValueOrDefault(id);
 
     public static RouteTable Empty { get; } = new([]);
 

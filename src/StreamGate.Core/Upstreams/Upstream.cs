@@ -14,7 +14,12 @@ internal sealed class Upstream
         RetryTimeoutMs = (long)(config.RetryTimeout * 1000);
         ConnectTimeoutMs = Math.Max(1, (long)(config.Timeout.Connect * 1000));
         IdleTimeoutMs = Math.Max(1, (long)(config.Timeout.Idle * 1000));
+        Fingerprint = string.Join(',', Nodes.Select(n => $"{n.Host}:{n.Port}/{n.Weight}/{n.Priority}")) +
+            $"|{Retries}|{RetryTimeoutMs}|{ConnectTimeoutMs}|{IdleTimeoutMs}";
     }
+
+    /// <summary>What the upstream is, as text: two snapshots' upstreams with equal fingerprints send connections alike.</summary>
+    public string Fingerprint { get; }
 
     /// <summary>The upstream's id, or "route:&lt;id&gt;" / "service:&lt;id&gt;" for an inline one.</summary>
     public string Id { get; }

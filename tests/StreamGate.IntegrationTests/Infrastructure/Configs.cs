@@ -9,6 +9,10 @@ internal static class Configs
           stream_proxy:
             tcp:
         {string.Concat(tcpListens.Select(l => $"      - \"{l}\"\n"))}
+          # Tests run in parallel: each gateway's control API on a port of its own.
+          control:
+            ip: 127.0.0.1
+            port: {Ports.GetFree()}
         deployment:
           role: data_plane
           role_data_plane:

@@ -246,6 +246,11 @@ internal sealed unsafe partial class EventLoop
         for (var i = 0; i < _slotCount; i++)
         {
             var c = _slots[i];
+            if (c.DrainDeadline != 0 && _now >= c.DrainDeadline && c.State != ConnectionState.Free)
+            {
+                Close(c, 200, reset: false);
+                continue;
+            }
             switch (c.State)
             {
                 case ConnectionState.Connecting when c.UpstreamFd >= 0 && _now >= c.ConnectDeadline:

@@ -37,6 +37,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
     private const int CommandStopAccepting = 1;
     private const int CommandAbortAll = 2;
     private const int CommandExit = 4;
+    private const int CommandSnapshotChanged = 8;
 
     private static readonly bool PackedEvents = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86;
     private static readonly int EventSize = PackedEvents ? 12 : 16;
@@ -66,8 +67,12 @@ internal sealed unsafe partial class EventLoop : IDisposable
     private int _acceptBackoffMs;
     private Thread? _thread;
 
-    public EventLoop(int index, SnapshotHolder snapshots, AccessLogWriter? accessLog, ILogger logger)
+    /// <summary>-1: connections keep a stale route or upstream until they end (APISIX's behaviour).</summary>
+    private readonly long _drainOnChangeMs;
+
+    public EventLoop(int index, SnapshotHolder snapshots, AccessLogWriter? accessLog, ILogger logger, long drainOnChangeMs = -1)
     {
+        _drainOnChangeMs = drainOnChangeMs;
         _index = index;
         _snapshots = snapshots;
         _accessLog = accessLog;
@@ -101,6 +106,9 @@ internal sealed unsafe partial class EventLoop : IDisposable
     public void AbortAll() => Signal(CommandAbortAll);
 
     public void Exit() => Signal(CommandExit);
+
+    /// <summary>A new snapshot was applied: look for connections it made stale (only when draining is configured).</summary>
+    public void SnapshotChanged() => Signal(CommandSnapshotChanged);
 
     public void Join(TimeSpan timeout) => _thread?.Join(timeout);
 
@@ -141,7 +149,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
                 Sweep();
                 _nextSweep = _now + SweepIntervalMs;
             }
-            var commands = Volatile.Read(ref _commands);
+            var commands = Interlocked.Exchange(ref _commands, 0);
             if (commands != 0 && HandleCommands(commands))
             {
                 return;
@@ -203,7 +211,32 @@ internal sealed unsafe partial class EventLoop : IDisposable
                 }
             }
         }
+        if ((commands & CommandSnapshotChanged) != 0 && _drainOnChangeMs >= 0)
+        {
+            MarkStaleConnections(_snapshots.Current);
+        }
         return (commands & CommandExit) != 0;
+    }
+
+    /// <summary>
+    /// beyond APISIX (apache/apisix#11619): connections whose route was deleted, or whose route now sends to a
+    /// different upstream, get a deadline; the sweep closes them when it passes.
+    /// </summary>
+    private void MarkStaleConnections(RuntimeSnapshot snapshot)
+    {
+        for (var i = 0; i < _slotCount; i++)
+        {
+            var c = _slots[i];
+            if (c.State == ConnectionState.Free || c.DrainDeadline != 0 || ReferenceEquals(c.Snapshot, snapshot))
+            {
+                continue;
+            }
+            var current = snapshot.Routes.FindById(c.Route!.Id);
+            if (current is null || current.Upstream.Fingerprint != c.Route.Upstream.Fingerprint)
+            {
+                c.DrainDeadline = _now + Math.Max(1, _drainOnChangeMs);
+            }
+        }
     }
 
     private void CloseListeners()

@@ -57,6 +57,9 @@ internal sealed class TcpConnection
     /// <summary>Bytes read in both directions when the idle sweep last looked.</summary>
     public long ActivityMark;
 
+    /// <summary>When a configuration change made this connection's route or upstream stale: close it at this time (0 = never).</summary>
+    public long DrainDeadline;
+
     /// <summary>In the loop's list of connections with work left over from a turn.</summary>
     public bool Queued;
 
@@ -75,6 +78,7 @@ internal sealed class TcpConnection
         Tried.Clear();
         Attempts = 0;
         ActivityMark = 0;
+        DrainDeadline = 0;
         Queued = false;
     }
 }

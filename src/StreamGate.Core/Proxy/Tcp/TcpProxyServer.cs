@@ -12,10 +12,14 @@ internal sealed class TcpProxyServer : IAsyncDisposable
     private readonly EventLoop[] _loops;
     private readonly ILogger _logger;
     private readonly IReadOnlyList<ListenEntry> _listeners;
+    private readonly SnapshotHolder _snapshots;
+    private readonly bool _drainOnChange;
 
     public TcpProxyServer(GatewayConfig config, SnapshotHolder snapshots, AccessLogWriter? accessLog, ILogger logger)
     {
         _logger = logger;
+        _snapshots = snapshots;
+        _drainOnChange = config.DrainOnChange is not null;
         _listeners = config.TcpListeners;
         // 10,000 idle connections need 20,000 descriptors; the usual soft limit is 1,024.
         LibC.RaiseOpenFileLimit();
@@ -25,7 +29,7 @@ internal sealed class TcpProxyServer : IAsyncDisposable
         {
             for (var i = 0; i < workers; i++)
             {
-                _loops[i] = new EventLoop(i, snapshots, accessLog, logger);
+                _loops[i] = new EventLoop(i, snapshots, accessLog, logger, config.DrainOnChange is { } drain ? (long)drain.TotalMilliseconds : -1);
                 foreach (var entry in _listeners)
                 {
                     _loops[i].AddListener(ListenerSocket.Open(entry));
@@ -44,8 +48,20 @@ internal sealed class TcpProxyServer : IAsyncDisposable
 
     public int ActiveConnections => _loops.Sum(l => l.ActiveConnections);
 
+    private void OnSnapshotApplied(RuntimeSnapshot snapshot)
+    {
+        foreach (var loop in _loops)
+        {
+            loop.SnapshotChanged();
+        }
+    }
+
     public void Start()
     {
+        if (_drainOnChange)
+        {
+            _snapshots.Applied += OnSnapshotApplied;
+        }
         foreach (var loop in _loops)
         {
             loop.Start();
@@ -59,6 +75,7 @@ internal sealed class TcpProxyServer : IAsyncDisposable
     /// <summary>Stops accepting at once, lets open connections finish for <paramref name="grace"/>, then closes the rest.</summary>
     public async Task ShutdownAsync(TimeSpan grace)
     {
+        _snapshots.Applied -= OnSnapshotApplied;
         foreach (var loop in _loops)
         {
             loop.StopAccepting();
