@@ -56,9 +56,16 @@ internal sealed unsafe partial class EventLoop
             {
                 return;
             }
-            int error = 0, length = sizeof(int);
-            _ = LibC.GetSockOpt(c.UpstreamFd, LibC.SOL_SOCKET, LibC.SO_ERROR, &error, &length);
-            if (error == 0 && (events & LibC.EPOLLERR) == 0)
+            // A failed connect always raises EPOLLERR (the socket's sk_err is set), so writable without an error
+            // means connected; only the error case needs SO_ERROR, which also clears it.
+            var error = 0;
+            if ((events & (LibC.EPOLLERR | LibC.EPOLLHUP)) != 0)
+            {
+                var length = sizeof(int);
+                _ = LibC.GetSockOpt(c.UpstreamFd, LibC.SOL_SOCKET, LibC.SO_ERROR, &error, &length);
+                error = error == 0 ? -1 : error;
+            }
+            if (error == 0)
             {
                 OnUpstreamConnected(c, events);
             }
@@ -82,14 +89,14 @@ internal sealed unsafe partial class EventLoop
 
     private void Pump(TcpConnection c)
     {
-        var up = Transfer(c.Up, c.ClientFd, c.UpstreamFd);
+        var up = Transfer(c.Up, c.Down, c.ClientFd, c.UpstreamFd);
         if (up is TransferResult.SourceFailed or TransferResult.DestinationFailed)
         {
             // Client reset: reset the upstream. Upstream refused our write: reset the client.
             Close(c, up == TransferResult.SourceFailed ? 200 : 502, reset: true);
             return;
         }
-        var down = Transfer(c.Down, c.UpstreamFd, c.ClientFd);
+        var down = Transfer(c.Down, c.Up, c.UpstreamFd, c.ClientFd);
         if (down is TransferResult.SourceFailed or TransferResult.DestinationFailed)
         {
             Close(c, down == TransferResult.SourceFailed ? 502 : 200, reset: true);
@@ -112,7 +119,7 @@ internal sealed unsafe partial class EventLoop
     /// queue is empty (edge-triggered epoll reports the next arrival), which saves the extra read that would
     /// only return EAGAIN, as nginx does. A FIN is passed on once everything before it is written.
     /// </summary>
-    private TransferResult Transfer(Flow flow, int source, int destination)
+    private TransferResult Transfer(Flow flow, Flow opposite, int source, int destination)
     {
         for (var reads = 0; ; reads++)
         {
@@ -153,7 +160,12 @@ internal sealed unsafe partial class EventLoop
                 if (!flow.DestinationShut)
                 {
                     flow.DestinationShut = true;
-                    _ = LibC.Shutdown(destination, LibC.SHUT_WR);
+                    // When the other direction has already ended, both sockets are closed right after this, and
+                    // close() sends the FIN: the shutdown would be a syscall for nothing.
+                    if (!opposite.Finished)
+                    {
+                        _ = LibC.Shutdown(destination, LibC.SHUT_WR);
+                    }
                 }
                 return TransferResult.Idle;
             }
