@@ -17,7 +17,21 @@ internal readonly struct IpPrefix
         // An IPv6 prefix not inside ::ffff:0:0/96 ("::/0", "::/64") names IPv6 clients: APISIX never matches an IPv4
         // client against it, although its range covers the IPv4-mapped form IPv4 addresses are held in here.
         _ipv6Only = !(network.IsV4 && bits128 >= 96);
+        Length = Math.Clamp(bits128, 0, 128);
         Text = text;
+    }
+
+    /// <summary>The prefix length over the 128-bit form (an IPv4 /24 is 120).</summary>
+    public int Length { get; }
+
+    /// <summary>The network address: every address this prefix contains masks to it (see <see cref="MaskTo"/>).</summary>
+    public IpAddr Network => new(_networkHigh, _networkLow);
+
+    /// <summary>The address with all but its first <paramref name="length"/> bits cleared.</summary>
+    public static IpAddr MaskTo(IpAddr address, int length)
+    {
+        var (high, low) = Mask(length);
+        return new IpAddr(address.High & high, address.Low & low);
     }
 
     /// <summary>The text it was written as, for messages and the control API.</summary>
