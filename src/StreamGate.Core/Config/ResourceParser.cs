@@ -40,15 +40,31 @@ internal static partial class ResourceParser
         return null;
     }
 
+    /// <summary>The fields every APISIX object has: id, name, desc, labels, and the times the admin API sets.</summary>
+    private static (string? Id, string? Name, string? Desc, IReadOnlyDictionary<string, string>? Labels) ReadCommon(JsonObjectReader r)
+    {
+        r.Allow("create_time", "update_time");
+        return (ReadId(r), r.String("name", 1, 100), r.String("desc", 0, 256), r.Labels());
+    }
+
+    /// <summary>upstream (inline) or upstream_id, never both: the target of a route or a service.</summary>
+    private static (UpstreamConfig? Upstream, string? UpstreamId, bool HasTarget) ReadUpstreamTarget(JsonObjectReader r)
+    {
+        var upstreamObj = r.Object("upstream");
+        var upstream = upstreamObj is null ? null : ParseUpstream(upstreamObj, r.Child("upstream"), r.Errors);
+        var upstreamId = ReadId(r, "upstream_id");
+        if (upstreamObj is not null && upstreamId is not null)
+        {
+            r.Errors.Add(new ConfigError(r.Path, "set either upstream or upstream_id, not both"));
+        }
+        return (upstream, upstreamId, upstreamObj is not null || upstreamId is not null);
+    }
+
     public static StreamRouteConfig? ParseStreamRoute(JsonObject obj, string path, List<ConfigError> errors)
     {
         var before = errors.Count;
         var r = new JsonObjectReader(obj, path, errors);
-        var id = ReadId(r);
-        var name = r.String("name", 1, 100);
-        var desc = r.String("desc", 0, 256);
-        var labels = r.Labels();
-        r.Allow("create_time", "update_time");
+        var (id, name, desc, labels) = ReadCommon(r);
         var remoteAddr = ReadAddress(r, "remote_addr");
         var serverAddr = ReadAddress(r, "server_addr");
         var serverPort = (int?)r.Integer("server_port", 1, 65535);
@@ -60,17 +76,11 @@ internal static partial class ResourceParser
             }
             r.Allow(tlsField);
         }
-        var upstreamObj = r.Object("upstream");
-        var upstream = upstreamObj is null ? null : ParseUpstream(upstreamObj, r.Child("upstream"), errors);
-        var upstreamId = ReadId(r, "upstream_id");
+        var (upstream, upstreamId, hasTarget) = ReadUpstreamTarget(r);
         var serviceId = ReadId(r, "service_id");
         var plugins = ReadPlugins(r);
         r.Finish();
-        if (upstreamObj is not null && upstreamId is not null)
-        {
-            errors.Add(new ConfigError(path, "set either upstream or upstream_id, not both"));
-        }
-        if (upstreamObj is null && upstreamId is null && serviceId is null && errors.Count == before)
+        if (!hasTarget && serviceId is null && errors.Count == before)
         {
             errors.Add(new ConfigError(path, "the route has nowhere to send connections: set upstream, upstream_id or service_id"));
         }
@@ -98,20 +108,11 @@ internal static partial class ResourceParser
     {
         var before = errors.Count;
         var r = new JsonObjectReader(obj, path, errors);
-        var id = ReadId(r);
-        var name = r.String("name", 1, 100);
-        var desc = r.String("desc", 0, 256);
-        var labels = r.Labels();
-        r.Allow("create_time", "update_time", "type");
-        var upstreamObj = r.Object("upstream");
-        var upstream = upstreamObj is null ? null : ParseUpstream(upstreamObj, r.Child("upstream"), errors);
-        var upstreamId = ReadId(r, "upstream_id");
+        var (id, name, desc, labels) = ReadCommon(r);
+        r.Allow("type");
+        var (upstream, upstreamId, _) = ReadUpstreamTarget(r);
         var plugins = ReadPlugins(r);
         r.Finish();
-        if (upstreamObj is not null && upstreamId is not null)
-        {
-            errors.Add(new ConfigError(path, "set either upstream or upstream_id, not both"));
-        }
         if (errors.Count != before)
         {
             return null;
@@ -123,11 +124,7 @@ internal static partial class ResourceParser
     {
         var before = errors.Count;
         var r = new JsonObjectReader(obj, path, errors);
-        var id = ReadId(r);
-        var name = r.String("name", 1, 100);
-        var desc = r.String("desc", 0, 256);
-        var labels = r.Labels();
-        r.Allow("create_time", "update_time");
+        var (id, name, desc, labels) = ReadCommon(r);
         // HTTP-only knobs that APISIX accepts on any upstream; a stream connection has no Host header or keepalive pool.
         r.Allow("pass_host", "upstream_host", "keepalive_pool", "hash_on", "key");
         var nodes = ReadNodes(r);
