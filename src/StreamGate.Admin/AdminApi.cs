@@ -61,7 +61,7 @@ internal sealed partial class AdminApi : IDisposable
         {
             return AdminErrors.BadRequest("stream mode is disabled, can not add stream routes");
         }
-        if (id is not null && !IdPattern().IsMatch(id))
+        if (id is not null && (!IdPattern().IsMatch(id) || id is "." or ".."))
         {
             return AdminErrors.BadRequest($"invalid configuration: property \"id\" validation failed: failed to match pattern \"{IdPattern()}\" with \"{Truncate(id)}\"");
         }
@@ -72,7 +72,8 @@ internal sealed partial class AdminApi : IDisposable
             "GET" => await GetAsync(kind, id),
             "PUT" => await WriteAsync(context, kind, id, post: false),
             "POST" when id is null => await WriteAsync(context, kind, null, post: true),
-            "POST" => AdminErrors.Error(StatusCodes.Status405MethodNotAllowed, $"POST creates a {kind.Singular} with a new id; use PUT {Root}/{kind.Name}/{id} to write a given id"),
+            // APISIX's check_conf takes the id from the path or the body; POST wants neither.
+            "POST" => AdminErrors.BadRequest($"wrong {kind.Singular} id, do not need it"),
             "PATCH" when !kind.Patchable => AdminErrors.Error(StatusCodes.Status405MethodNotAllowed, $"not supported `PATCH` method for {kind.Singular}"),
             "PATCH" when id is null => AdminErrors.BadRequest($"missing {kind.Singular} id"),
             "PATCH" => await PatchAsync(context, kind, id),
@@ -142,7 +143,8 @@ internal sealed partial class AdminApi : IDisposable
         IEnumerable<JsonObject> shown = items;
         if (page > 0)
         {
-            shown = items.Skip((page - 1) * pageSize).Take(pageSize);
+            var skip = (long)(page - 1) * pageSize;
+            shown = skip >= items.Count ? [] : items.Skip((int)skip).Take(pageSize);
         }
         return Results.Json(new JsonObject { ["list"] = new JsonArray([.. shown]), ["total"] = total });
     }
@@ -247,6 +249,11 @@ internal sealed partial class AdminApi : IDisposable
             // The stored key is ciphertext; a patch that does not replace it keeps it, decrypted for validation.
             merged["key"] = _cipher.Decrypt(storedKey.GetValue<string>());
         }
+        if (kind.HoldsPrivateKey && patch["keys"] is null && merged["keys"] is JsonArray storedKeys)
+        {
+            // The same for the keys of the extra certificates (certs/keys), which StoreAsync encrypts again.
+            TransformStrings(storedKeys, _cipher.Decrypt);
+        }
         MergePatch(merged, patch);
         merged["id"] = id;
         return await StoreAsync(kind, id, merged, createTime);
@@ -260,6 +267,11 @@ internal sealed partial class AdminApi : IDisposable
             return AdminErrors.BadRequest(AdminErrors.InvalidConfiguration(errors));
         }
         var key = Key(kind, id);
+        Task<StoreWriteResult> written;
+        string json;
+        // The lock covers the checks and the store's acceptance of the write, not the wait for the disk: the
+        // store orders accepted writes and shows them to the next check at once, and writes from concurrent
+        // clients share one commit.
         await _writeLock.WaitAsync();
         try
         {
@@ -276,15 +288,20 @@ internal sealed partial class AdminApi : IDisposable
             {
                 value["key"] = _cipher.Encrypt(privateKey.GetValue<string>());
             }
-            var json = value.ToJsonString();
-            var result = await _store.PutAsync(key, json);
-            var response = new JsonObject { ["key"] = key, ["value"] = PublicValue(kind, json) };
-            return Results.Json(response, statusCode: result.Previous is null ? StatusCodes.Status201Created : StatusCodes.Status200OK);
+            if (kind.HoldsPrivateKey && value["keys"] is JsonArray privateKeys)
+            {
+                TransformStrings(privateKeys, _cipher.Encrypt);
+            }
+            json = value.ToJsonString();
+            written = _store.PutAsync(key, json);
         }
         finally
         {
             _writeLock.Release();
         }
+        var result = await written;
+        var response = new JsonObject { ["key"] = key, ["value"] = PublicValue(kind, json) };
+        return Results.Json(response, statusCode: result.Previous is null ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
     private async Task<IResult?> CheckReferencesAsync(ResourceKind kind, JsonObject value)
@@ -307,6 +324,7 @@ internal sealed partial class AdminApi : IDisposable
     {
         var force = context.Request.Query["force"].FirstOrDefault() == "true";
         var key = Key(kind, id);
+        Task<StoreWriteResult> deleted;
         await _writeLock.WaitAsync();
         try
         {
@@ -320,13 +338,14 @@ internal sealed partial class AdminApi : IDisposable
                     ? $"can not delete this service directly, {user} is still using it now"
                     : $"can not delete this {kind.Singular}, {user} is still using it now");
             }
-            var result = await _store.DeleteAsync(key);
-            return result.Succeeded ? Results.Json(new JsonObject { ["deleted"] = id, ["key"] = key }) : AdminErrors.KeyNotFound();
+            deleted = _store.DeleteAsync(key);
         }
         finally
         {
             _writeLock.Release();
         }
+        var result = await deleted;
+        return result.Succeeded ? Results.Json(new JsonObject { ["deleted"] = id, ["key"] = key }) : AdminErrors.KeyNotFound();
     }
 
     /// <summary>The first object that references this one ("stream_route [1]"), or null. beyond: APISIX checks only services.</summary>
@@ -413,9 +432,12 @@ internal sealed partial class AdminApi : IDisposable
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { MaxDepth = 32 });
+            // Duplicate names are refused while parsing (JsonNode would otherwise fail later, on first access),
+            // and serialising once finds strings that cannot be written back, such as a lone surrogate (\ud800).
+            node = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { MaxDepth = 32, AllowDuplicateProperties = false });
+            _ = node?.ToJsonString();
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
         {
             return (null, AdminErrors.BadRequest($"invalid request body: {e.Message}"));
         }
@@ -452,6 +474,18 @@ internal sealed partial class AdminApi : IDisposable
             else
             {
                 target[name] = value.DeepClone();
+            }
+        }
+    }
+
+    /// <summary>Replaces each string of <paramref name="array"/> by <paramref name="transform"/> of it (other items stay).</summary>
+    private static void TransformStrings(JsonArray array, Func<string, string?> transform)
+    {
+        for (var i = 0; i < array.Count; i++)
+        {
+            if (array[i] is { } item && item.GetValueKind() == JsonValueKind.String)
+            {
+                array[i] = transform(item.GetValue<string>());
             }
         }
     }

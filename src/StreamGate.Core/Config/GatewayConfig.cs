@@ -58,7 +58,10 @@ internal sealed record GatewayConfig
     public int ControlPort { get; init; } = 9090;
 
     /// <summary>apisix.data_encryption.keyring: encrypts private keys at rest; the first entry encrypts, all decrypt.</summary>
-    public IReadOnlyList<string> Keyring { get; init; } = [];
+    public IReadOnlyList<string> Keyring { get; init; } = DefaultKeyring;
+
+    /// <summary>APISIX's default keyring (config-default.yaml): private keys are never stored in clear.</summary>
+    public static readonly IReadOnlyList<string> DefaultKeyring = ["qeddd145sfvddff3"];
 
     /// <summary>
     /// Ours (apisix.stream_proxy.drain_on_change, seconds): when a route is deleted or its upstream changes, its

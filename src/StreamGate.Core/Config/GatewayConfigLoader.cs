@@ -65,7 +65,7 @@ internal static class GatewayConfigLoader
         }
 
         var deployment = ReadDeployment(top, errors);
-        var (keyring, controlEnabled, controlIp, controlPort, drain) = apisix is null ? ([], true, "127.0.0.1", 9090, null) : ReadApisixExtras(apisix, errors);
+        var (keyring, controlEnabled, controlIp, controlPort, drain) = apisix is null ? (GatewayConfig.DefaultKeyring, true, "127.0.0.1", 9090, null) : ReadApisixExtras(apisix, errors);
         var (accessLog, workers, grace) = ReadNginxConfig(top, errors);
         if (errors.Count > 0)
         {
@@ -148,7 +148,7 @@ internal static class GatewayConfigLoader
                 errors.Add(new ConfigError("apisix.stream_proxy.drain_on_change", "expected a duration such as 30s or a number of seconds"));
             }
         }
-        return (keyring, controlEnabled, controlIp, controlPort, drain);
+        return (keyring.Count > 0 ? keyring : GatewayConfig.DefaultKeyring, controlEnabled, controlIp, controlPort, drain);
     }
 
     private static void ReadStreamProxy(JsonObject streamProxy, List<ListenEntry> listeners, List<ConfigError> errors)

@@ -30,7 +30,14 @@ internal static partial class ResourceParser
         }
         if (node.GetValueKind() == JsonValueKind.String)
         {
-            return reader.String(name, 1, 64, IdPattern());
+            var text = reader.String(name, 1, 64, IdPattern());
+            if (text is "." or "..")
+            {
+                // A path segment of dots is removed from URLs, so /stream_routes/.. could never be read or deleted.
+                reader.Error(name, $"\"{text}\" is not a usable id: it is a path segment that URLs remove");
+                return null;
+            }
+            return text;
         }
         if (JsonObjectReader.TryGetInteger(node, out var number))
         {
@@ -109,7 +116,8 @@ internal static partial class ResourceParser
         var before = errors.Count;
         var r = new JsonObjectReader(obj, path, errors);
         var (id, name, desc, labels) = ReadCommon(r);
-        r.Allow("type");
+        // ours: a service's type is stream; this gateway serves L4 only, so nothing else is accepted.
+        r.Enum("type", "stream");
         var (upstream, upstreamId, _) = ReadUpstreamTarget(r);
         var plugins = ReadPlugins(r);
         r.Finish();

@@ -31,7 +31,8 @@ internal static partial class SslParser
         var before = errors.Count;
         var r = new JsonObjectReader(obj, path, errors);
         var id = ResourceParser.ReadId(r);
-        r.Allow("create_time", "update_time", "labels", "validity_start", "validity_end", "certs", "keys");
+        r.Allow("create_time", "update_time", "labels", "validity_start", "validity_end");
+        ReadExtraPairs(r, keyIsEncrypted);
         _ = r.Labels();
         var type = r.Enum("type", "server", "client") ?? "server";
         var cert = r.String("cert", 128, 64 * 1024);
@@ -128,6 +129,33 @@ internal static partial class SslParser
         };
     }
 
+    /// <summary>certs/keys: further certificates (another key type) served for the same names, pairwise.</summary>
+    private static void ReadExtraPairs(JsonObjectReader r, bool keysAreEncrypted)
+    {
+        var certs = r.Array("certs");
+        var keys = r.Array("keys");
+        if (certs is null && keys is null)
+        {
+            return;
+        }
+        if (certs is null || keys is null || certs.Count != keys.Count)
+        {
+            r.Errors.Add(new ConfigError(r.Path, "certs and keys go together: one key for each certificate, in the same order"));
+            return;
+        }
+        for (var i = 0; i < certs.Count; i++)
+        {
+            var cert = certs[i]?.GetValueKind() == System.Text.Json.JsonValueKind.String ? certs[i]!.GetValue<string>() : null;
+            var key = keys[i]?.GetValueKind() == System.Text.Json.JsonValueKind.String ? keys[i]!.GetValue<string>() : null;
+            if (cert is null || key is null)
+            {
+                r.Errors.Add(new ConfigError($"{r.Child("certs")}[{i}]", "property \"certs\" validation failed: each certificate and key must be a PEM string"));
+                continue;
+            }
+            CheckPair(cert, key, keysAreEncrypted, $"{r.Child("certs")}[{i}]", r.Errors);
+        }
+    }
+
     private static void CheckPair(string cert, string key, bool keyIsEncrypted, string path, List<ConfigError> errors)
     {
         if (!TryLoadCertificate(cert, out var certificate))
@@ -145,8 +173,9 @@ internal static partial class SslParser
             {
                 using var withKey = X509Certificate2.CreateFromPem(cert, key);
             }
-            catch (CryptographicException e)
+            catch (Exception e) when (e is CryptographicException or ArgumentException)
             {
+                // A key of another certificate is an ArgumentException, an unreadable one a CryptographicException.
                 errors.Add(new ConfigError(path, $"failed to handle cert-key pair: {e.Message.TrimEnd('.')}; the key must be the PEM private key of this certificate"));
             }
         }

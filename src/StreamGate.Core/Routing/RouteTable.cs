@@ -11,44 +11,62 @@ namespace StreamGate.Routing;
 /// </summary>
 internal sealed class RouteTable
 {
+    private const int End = -1;
+
     private readonly StreamRoute[] _routes;
+
+    // Candidate lists as chains through _next: a table maps a key to the index of its first route, and
+    // _next[i] is the next route (in configuration order) filed under the same key. Building this takes one
+    // pass and no per-key allocation, which keeps a rebuild of 10,000 routes to a few milliseconds.
+    private readonly int[] _next;
     private readonly RemoteIndex[] _byRemote;
-    private readonly Dictionary<int, int[]> _byPort;
-    private readonly int[] _rest;
+    private readonly Dictionary<int, int> _byPort;
+    private readonly int _restHead;
     private readonly Dictionary<string, StreamRoute> _byId;
 
     public RouteTable(IReadOnlyList<StreamRoute> routes)
     {
         _routes = [.. routes];
-        var byRemote = new Dictionary<int, Dictionary<IpAddr, List<int>>>();
-        var byPort = new Dictionary<int, List<int>>();
-        var rest = new List<int>();
-        _byId = new Dictionary<string, StreamRoute>(StringComparer.Ordinal);
+        _next = new int[_routes.Length];
+        _byId = new Dictionary<string, StreamRoute>(_routes.Length, StringComparer.Ordinal);
+        _byPort = [];
+        var remoteByLength = new Dictionary<int, RemoteIndex>();
+        var portTails = new Dictionary<int, int>();
+        var restTail = End;
+        _restHead = End;
         for (var i = 0; i < _routes.Length; i++)
         {
             var route = _routes[i];
+            _next[i] = End;
             _byId.TryAdd(route.Id, route);
             if (route.RemoteAddress is { } remote)
             {
-                if (!byRemote.TryGetValue(remote.Length, out var networks))
+                if (!remoteByLength.TryGetValue(remote.Length, out var index))
                 {
-                    byRemote[remote.Length] = networks = [];
+                    remoteByLength[remote.Length] = index = new RemoteIndex(remote.Length);
                 }
-                Add(networks, remote.Network, i);
+                Append(index.Heads, index.Tails, remote.Network, i);
             }
             else if (route.ServerPort != 0)
             {
-                Add(byPort, route.ServerPort, i);
+                Append(_byPort, portTails, route.ServerPort, i);
             }
             else
             {
-                rest.Add(i);
+                if (restTail == End)
+                {
+                    _restHead = i;
+                }
+                else
+                {
+                    _next[restTail] = i;
+                }
+                restTail = i;
             }
         }
         // Longest prefixes first: the most specific tables are the likeliest to hold an early match.
-        _byRemote = [.. byRemote.OrderByDescending(p => p.Key).Select(p => new RemoteIndex(p.Key, p.Value.ToDictionary(n => n.Key, n => n.Value.ToArray())))];
-        _byPort = byPort.ToDictionary(p => p.Key, p => p.Value.ToArray());
-        _rest = [.. rest];
+        _byRemote = [.. remoteByLength.Values];
+        Array.Sort(_byRemote, static (a, b) => b.Length.CompareTo(a.Length));
     }
 
     public static RouteTable Empty { get; } = new([]);
@@ -62,28 +80,24 @@ internal sealed class RouteTable
         var best = int.MaxValue;
         foreach (var index in _byRemote)
         {
-            if (index.Networks.TryGetValue(IpPrefix.MaskTo(connection.RemoteAddress, index.Length), out var candidates))
+            if (index.Heads.TryGetValue(IpPrefix.MaskTo(connection.RemoteAddress, index.Length), out var head))
             {
-                best = FirstMatch(candidates, connection, best);
+                best = FirstMatch(head, connection, best);
             }
         }
-        if (_byPort.TryGetValue(connection.ServerPort, out var portCandidates))
+        if (_byPort.TryGetValue(connection.ServerPort, out var portHead))
         {
-            best = FirstMatch(portCandidates, connection, best);
+            best = FirstMatch(portHead, connection, best);
         }
-        best = FirstMatch(_rest, connection, best);
+        best = FirstMatch(_restHead, connection, best);
         return best == int.MaxValue ? null : _routes[best];
     }
 
-    /// <summary>The first route of <paramref name="candidates"/> that matches, if it comes before <paramref name="bound"/>.</summary>
-    private int FirstMatch(int[] candidates, in ConnectionAddresses connection, int bound)
+    /// <summary>The first route of the chain from <paramref name="head"/> that matches, if it comes before <paramref name="bound"/>.</summary>
+    private int FirstMatch(int head, in ConnectionAddresses connection, int bound)
     {
-        foreach (var index in candidates)
+        for (var index = head; index != End && index < bound; index = _next[index])
         {
-            if (index >= bound)
-            {
-                break;
-            }
             if (_routes[index].Matches(connection))
             {
                 return index;
@@ -92,15 +106,26 @@ internal sealed class RouteTable
         return bound;
     }
 
-    private static void Add<TKey>(Dictionary<TKey, List<int>> lists, TKey key, int index)
+    private void Append<TKey>(Dictionary<TKey, int> heads, Dictionary<TKey, int> tails, TKey key, int index)
         where TKey : notnull
     {
-        if (!lists.TryGetValue(key, out var list))
+        if (tails.TryGetValue(key, out var tail))
         {
-            lists[key] = list = [];
+            _next[tail] = index;
         }
-        list.Add(index);
+        else
+        {
+            heads[key] = index;
+        }
+        tails[key] = index;
     }
 
-    private sealed record RemoteIndex(int Length, Dictionary<IpAddr, int[]> Networks);
+    private sealed class RemoteIndex(int length)
+    {
+        public int Length { get; } = length;
+
+        public Dictionary<IpAddr, int> Heads { get; } = [];
+
+        public Dictionary<IpAddr, int> Tails { get; } = [];
+    }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Net.Sockets;
 using StreamGate.Config;
 using StreamGate.Routing;
@@ -13,6 +14,12 @@ namespace StreamGate.Runtime;
 /// </summary>
 internal static class SnapshotBuilder
 {
+    // Runtime objects built from a config object are reused while that same object is still in use: a store
+    // keeps the parsed object of an unchanged key, so a write to one route rebuilds one route, not 10,000, and
+    // unchanged upstreams keep their balancer state. Weak keys: entries go with the config objects.
+    private static readonly ConditionalWeakTable<UpstreamConfig, Upstream> s_upstreams = new();
+    private static readonly ConditionalWeakTable<StreamRouteConfig, StreamRoute> s_routes = new();
+
     /// <summary>Builds a snapshot, or throws with every problem: a file is applied whole or not at all.</summary>
     public static RuntimeSnapshot Build(ConfigSet config, long version, Func<string, IPAddress?>? resolve = null)
     {
@@ -83,12 +90,17 @@ internal static class SnapshotBuilder
                 errors.Add(new ConfigError(path, $"the route has no upstream: its service [{route.ServiceId}] has none either; set upstream or upstream_id on the route or the service"));
                 continue;
             }
-            routes.Add(new StreamRoute(
-                route.Id,
-                route.RemoteAddr is null ? null : Prefix(route.RemoteAddr),
-                route.ServerAddr is null ? null : Prefix(route.ServerAddr),
-                route.ServerPort ?? 0,
-                upstream));
+            if (!s_routes.TryGetValue(route, out var compiled) || !ReferenceEquals(compiled.Upstream, upstream))
+            {
+                compiled = new StreamRoute(
+                    route.Id,
+                    route.RemoteAddr is null ? null : Prefix(route.RemoteAddr),
+                    route.ServerAddr is null ? null : Prefix(route.ServerAddr),
+                    route.ServerPort ?? 0,
+                    upstream);
+                s_routes.AddOrUpdate(route, compiled);
+            }
+            routes.Add(compiled);
         }
         return new RuntimeSnapshot(new RouteTable(routes), config, version);
     }
@@ -97,6 +109,17 @@ internal static class SnapshotBuilder
         IpPrefix.TryParse(text, out var prefix) ? prefix : throw new InvalidOperationException($"validated address {text} did not parse");
 
     private static Upstream CreateUpstream(string id, UpstreamConfig config, Func<string, IPAddress?> resolve)
+    {
+        if (s_upstreams.TryGetValue(config, out var existing) && existing.Id == id)
+        {
+            return existing;
+        }
+        var created = CreateUpstreamUncached(id, config, resolve);
+        s_upstreams.AddOrUpdate(config, created);
+        return created;
+    }
+
+    private static Upstream CreateUpstreamUncached(string id, UpstreamConfig config, Func<string, IPAddress?> resolve)
     {
         var nodes = new List<UpstreamNode>(config.Nodes.Count);
         foreach (var node in config.Nodes)

@@ -6,8 +6,9 @@ namespace StreamGate.Stores.Sqlite;
 
 /// <summary>
 /// The embedded store: one SQLite file in WAL mode with synchronous=FULL, so a write is on disk before it is
-/// acknowledged and survives kill -9 and power loss. Writes are serialised (one writer at a time, like etcd's
-/// raft leader); each takes the next global revision and is appended to a change log that watchers replay.
+/// acknowledged and survives kill -9 and power loss. Writes are accepted in order and committed by one writer
+/// (like etcd's raft leader), many per transaction when they arrive together (group commit, one fsync); each
+/// takes the next global revision and is appended to a change log that watchers replay.
 /// </summary>
 internal sealed class SqliteConfigStore : IConfigStore
 {
@@ -16,7 +17,17 @@ internal sealed class SqliteConfigStore : IConfigStore
     private const long CompactEvery = 1_000;
 
     private readonly SqliteConnection _connection;
-    private readonly SemaphoreSlim _lock = new(1, 1);
+    // Writes committed in one transaction at most: bounds the time a reader waits behind a commit.
+    private const int MaxBatch = 512;
+
+    // Guards the connection: SQLite connections are not thread-safe.
+    private readonly Lock _db = new();
+
+    // Guards the accepted-but-uncommitted writes, and orders acceptance.
+    private readonly Lock _pendingLock = new();
+    private readonly Dictionary<string, PendingWrite> _pending = new(StringComparer.Ordinal);
+    private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private Task _committer = Task.CompletedTask;
     private readonly List<Channel<StoreChange>> _watchers = [];
     private long _revision;
     private long _compacted;
@@ -90,55 +101,81 @@ internal sealed class SqliteConfigStore : IConfigStore
             """);
         _revision = Meta("revision");
         _compacted = Meta("compacted");
+        _committer = Task.Run(CommitLoopAsync);
     }
 
-    public async Task<StoreRange> RangeAsync(string prefix, CancellationToken cancellation = default)
+    public Task<StoreRange> RangeAsync(string prefix, CancellationToken cancellation = default)
     {
-        await _lock.WaitAsync(cancellation).ConfigureAwait(false);
-        try
+        var items = new SortedDictionary<string, StoredValue>(StringComparer.Ordinal);
+        long revision;
+        lock (_db)
         {
             using var command = Command("SELECT key, value, create_revision, mod_revision FROM kv WHERE substr(key, 1, length($p)) = $p ORDER BY key", ("$p", prefix));
             using var reader = command.ExecuteReader();
-            var items = new List<StoredValue>();
             while (reader.Read())
             {
-                items.Add(new StoredValue(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
+                items[reader.GetString(0)] = new StoredValue(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3));
             }
-            return new StoreRange(items, _revision);
+            revision = _revision;
         }
-        finally
+        // Writes accepted but not yet on disk are part of what a writer must see (read-your-writes).
+        lock (_pendingLock)
         {
-            _lock.Release();
+            foreach (var (key, write) in _pending)
+            {
+                if (!key.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                if (write.Value is null)
+                {
+                    items.Remove(key);
+                }
+                else
+                {
+                    items[key] = write.Placeholder;
+                }
+            }
         }
+        return Task.FromResult(new StoreRange([.. items.Values], revision));
     }
 
-    public async Task<StoredValue?> GetAsync(string key, CancellationToken cancellation = default)
+    public Task<StoredValue?> GetAsync(string key, CancellationToken cancellation = default) => Task.FromResult(CurrentValue(key));
+
+    /// <summary>The newest accepted value: a pending write's, else the committed one.</summary>
+    private StoredValue? CurrentValue(string key)
     {
-        await _lock.WaitAsync(cancellation).ConfigureAwait(false);
-        try
+        lock (_pendingLock)
+        {
+            if (_pending.TryGetValue(key, out var write))
+            {
+                return write.Value is null ? null : write.Placeholder;
+            }
+        }
+        lock (_db)
         {
             return Read(key);
-        }
-        finally
-        {
-            _lock.Release();
         }
     }
 
     public Task<StoreWriteResult> PutAsync(string key, string value, long? expectedModRevision = null, CancellationToken cancellation = default) =>
-        WriteAsync(key, value, expectedModRevision, cancellation);
+        Enqueue(key, value, expectedModRevision);
 
     public Task<StoreWriteResult> DeleteAsync(string key, long? expectedModRevision = null, CancellationToken cancellation = default) =>
-        WriteAsync(key, null, expectedModRevision, cancellation);
+        Enqueue(key, null, expectedModRevision);
 
-    private async Task<StoreWriteResult> WriteAsync(string key, string? value, long? expected, CancellationToken cancellation)
+    /// <summary>
+    /// Accepts a write in order: the compare is decided now, against the newest accepted state, and the write
+    /// becomes visible to readers of this store at once. The returned task completes when the write is on disk.
+    /// Writes that arrive while a commit is in progress go to disk together in the next transaction (group
+    /// commit): one fsync for many writes when many clients write at once.
+    /// </summary>
+    private Task<StoreWriteResult> Enqueue(string key, string? value, long? expected)
     {
-        await _lock.WaitAsync(cancellation).ConfigureAwait(false);
-        try
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_pendingLock)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            using var transaction = _connection.BeginTransaction(deferred: false);
-            var previous = Read(key);
+            var previous = CurrentValue(key);
             var allowed = expected switch
             {
                 null => value is not null || previous is not null,
@@ -147,26 +184,85 @@ internal sealed class SqliteConfigStore : IConfigStore
             };
             if (!allowed)
             {
-                return new StoreWriteResult(false, _revision, previous, previous);
+                return Task.FromResult(new StoreWriteResult(false, Revision, previous, previous));
             }
-            var revision = _revision + 1;
-            StoredValue? current = null;
-            if (value is not null)
+            var write = new PendingWrite(key, value, previous);
+            _pending[key] = write;
+            _queue.Writer.TryWrite(write);
+            return write.Completion.Task;
+        }
+    }
+
+    private async Task CommitLoopAsync()
+    {
+        var batch = new List<PendingWrite>();
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var write))
             {
-                current = new StoredValue(key, value, previous?.CreateRevision ?? revision, revision);
+                batch.Add(write);
+            }
+            try
+            {
+                Commit(batch);
+            }
+            catch (Exception e) when (e is SqliteException or InvalidOperationException or IOException)
+            {
+                lock (_pendingLock)
+                {
+                    foreach (var write in batch)
+                    {
+                        if (_pending.TryGetValue(write.Key, out var current) && current == write)
+                        {
+                            _pending.Remove(write.Key);
+                        }
+                    }
+                }
+                foreach (var write in batch)
+                {
+                    write.Completion.TrySetException(e);
+                }
+                continue;
+            }
+        }
+    }
+
+    private void Commit(List<PendingWrite> batch)
+    {
+        var results = new StoreWriteResult[batch.Count];
+        var changes = new StoreChange[batch.Count];
+        lock (_db)
+        {
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            var revision = _revision;
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var write = batch[i];
+                // Within the transaction, earlier writes of this batch are already applied.
+                var committed = Read(write.Key, transaction);
+                revision++;
+                StoredValue? current = null;
+                var createRevision = committed?.CreateRevision ?? revision;
+                if (write.Value is not null)
+                {
+                    current = new StoredValue(write.Key, write.Value, createRevision, revision);
+                    Execute(
+                        "INSERT INTO kv(key, value, create_revision, mod_revision) VALUES($k, $v, $c, $m) ON CONFLICT(key) DO UPDATE SET value = $v, mod_revision = $m",
+                        transaction, ("$k", write.Key), ("$v", write.Value), ("$c", createRevision), ("$m", revision));
+                }
+                else
+                {
+                    Execute("DELETE FROM kv WHERE key = $k", transaction, ("$k", write.Key));
+                }
                 Execute(
-                    "INSERT INTO kv(key, value, create_revision, mod_revision) VALUES($k, $v, $c, $m) ON CONFLICT(key) DO UPDATE SET value = $v, mod_revision = $m",
-                    transaction, ("$k", key), ("$v", value), ("$c", current.CreateRevision), ("$m", revision));
+                    "INSERT INTO changes(revision, key, type, value, create_revision) VALUES($r, $k, $t, $v, $c)",
+                    transaction, ("$r", revision), ("$k", write.Key), ("$t", write.Value is null ? 1 : 0), ("$v", (object?)write.Value ?? DBNull.Value), ("$c", createRevision));
+                results[i] = new StoreWriteResult(true, revision, write.Previous, current);
+                changes[i] = new StoreChange(write.Value is null ? StoreChangeType.Delete : StoreChangeType.Put, write.Key, write.Value, createRevision, revision);
             }
-            else
-            {
-                Execute("DELETE FROM kv WHERE key = $k", transaction, ("$k", key));
-            }
-            Execute(
-                "INSERT INTO changes(revision, key, type, value, create_revision) VALUES($r, $k, $t, $v, $c)",
-                transaction, ("$r", revision), ("$k", key), ("$t", value is null ? 1 : 0), ("$v", (object?)value ?? DBNull.Value), ("$c", current?.CreateRevision ?? previous!.CreateRevision));
             SetMeta("revision", revision, transaction);
-            if (revision % CompactEvery == 0 && revision > HistoryKept)
+            if (revision / CompactEvery != _revision / CompactEvery && revision > HistoryKept)
             {
                 Execute("DELETE FROM changes WHERE revision <= $r", transaction, ("$r", revision - HistoryKept));
                 SetMeta("compacted", revision - HistoryKept, transaction);
@@ -174,22 +270,49 @@ internal sealed class SqliteConfigStore : IConfigStore
             }
             transaction.Commit();
             Volatile.Write(ref _revision, revision);
-            // Published under the lock, so a watcher reading history under the same lock misses nothing.
-            Publish(new StoreChange(value is null ? StoreChangeType.Delete : StoreChangeType.Put, key, value, current?.CreateRevision ?? previous!.CreateRevision, revision));
-            return new StoreWriteResult(true, revision, previous, current);
+            // Published under the database lock, so a watcher reading history under the same lock misses nothing.
+            foreach (var change in changes)
+            {
+                Publish(change);
+            }
         }
-        finally
+        lock (_pendingLock)
         {
-            _lock.Release();
+            foreach (var write in batch)
+            {
+                if (_pending.TryGetValue(write.Key, out var current) && current == write)
+                {
+                    _pending.Remove(write.Key);
+                }
+            }
         }
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Completion.TrySetResult(results[i]);
+        }
+    }
+
+    /// <summary>A write accepted and visible to this store's readers, waiting for its transaction.</summary>
+    private sealed class PendingWrite(string key, string? value, StoredValue? previous)
+    {
+        public string Key { get; } = key;
+
+        /// <summary>Null for a delete.</summary>
+        public string? Value { get; } = value;
+
+        public StoredValue? Previous { get; } = previous;
+
+        /// <summary>What readers see until the commit assigns revisions (0: not yet committed).</summary>
+        public StoredValue Placeholder => new(Key, Value ?? "", Previous?.CreateRevision ?? 0, 0);
+
+        public TaskCompletionSource<StoreWriteResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     public async IAsyncEnumerable<StoreChange> WatchAsync(string prefix, long afterRevision, [EnumeratorCancellation] CancellationToken cancellation)
     {
         var channel = Channel.CreateUnbounded<StoreChange>(new UnboundedChannelOptions { SingleReader = true });
         List<StoreChange> history;
-        await _lock.WaitAsync(cancellation).ConfigureAwait(false);
-        try
+        lock (_db)
         {
             if (afterRevision < _compacted)
             {
@@ -201,10 +324,7 @@ internal sealed class SqliteConfigStore : IConfigStore
                 _watchers.Add(channel);
             }
         }
-        finally
-        {
-            _lock.Release();
-        }
+        await Task.Yield();
         try
         {
             foreach (var change in history)
@@ -258,9 +378,10 @@ internal sealed class SqliteConfigStore : IConfigStore
         }
     }
 
-    private StoredValue? Read(string key)
+    private StoredValue? Read(string key, SqliteTransaction? transaction = null)
     {
         using var command = Command("SELECT value, create_revision, mod_revision FROM kv WHERE key = $k", ("$k", key));
+        command.Transaction = transaction;
         using var reader = command.ExecuteReader();
         return reader.Read() ? new StoredValue(key, reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)) : null;
     }
@@ -298,14 +419,16 @@ internal sealed class SqliteConfigStore : IConfigStore
 
     public async ValueTask DisposeAsync()
     {
-        await _lock.WaitAsync().ConfigureAwait(false);
-        try
+        if (_disposed)
         {
-            if (_disposed)
-            {
-                return;
-            }
-            _disposed = true;
+            return;
+        }
+        _disposed = true;
+        // Accepted writes are committed before the connection closes.
+        _queue.Writer.TryComplete();
+        await _committer.ConfigureAwait(false);
+        lock (_db)
+        {
             lock (_watchers)
             {
                 foreach (var watcher in _watchers)
@@ -313,11 +436,7 @@ internal sealed class SqliteConfigStore : IConfigStore
                     watcher.Writer.TryComplete();
                 }
             }
-            await _connection.DisposeAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _lock.Release();
+            _connection.Dispose();
         }
     }
 }
