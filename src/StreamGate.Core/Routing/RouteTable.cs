@@ -5,8 +5,8 @@ namespace StreamGate.Routing;
 /// <summary>
 /// Stream routes in their configured order; the first whose present fields all hold wins (APISIX's ip_port
 /// router). So that thousands of routes cost a connection a few hash lookups instead of a scan, each route is
-/// filed under one key: its remote_addr network (one table per prefix length), else its server_port, else
-/// in the list of routes with neither. A connection looks up its candidates in each table; every candidate
+/// filed under one key: its remote_addr network (one table per prefix length), else its server_addr network,
+/// else its server_port, else in the list of routes with none of them. A connection looks up its candidates in each table; every candidate
 /// list is in configuration order, so the answer is the smallest index among each list's first full match.
 /// </summary>
 internal sealed class RouteTable
@@ -19,7 +19,8 @@ internal sealed class RouteTable
     // _next[i] is the next route (in configuration order) filed under the same key. Building this takes one
     // pass and no per-key allocation, which keeps a rebuild of 10,000 routes to a few milliseconds.
     private readonly int[] _next;
-    private readonly RemoteIndex[] _byRemote;
+    private readonly AddressIndex[] _byRemote;
+    private readonly AddressIndex[] _byServer;
     private readonly Dictionary<int, int> _byPort;
     private readonly int _restHead;
     private readonly Dictionary<string, StreamRoute> _byId;
@@ -30,7 +31,8 @@ internal sealed class RouteTable
         _next = new int[_routes.Length];
         _byId = new Dictionary<string, StreamRoute>(_routes.Length, StringComparer.Ordinal);
         _byPort = [];
-        var remoteByLength = new Dictionary<int, RemoteIndex>();
+        var remoteByLength = new Dictionary<int, AddressIndex>();
+        var serverByLength = new Dictionary<int, AddressIndex>();
         var portTails = new Dictionary<int, int>();
         var restTail = End;
         _restHead = End;
@@ -41,11 +43,11 @@ internal sealed class RouteTable
             _byId.TryAdd(route.Id, route);
             if (route.RemoteAddress is { } remote)
             {
-                if (!remoteByLength.TryGetValue(remote.Length, out var index))
-                {
-                    remoteByLength[remote.Length] = index = new RemoteIndex(remote.Length);
-                }
-                Append(index.Heads, index.Tails, remote.Network, i);
+                File(remoteByLength, remote, i);
+            }
+            else if (route.ServerAddress is { } server)
+            {
+                File(serverByLength, server, i);
             }
             else if (route.ServerPort != 0)
             {
@@ -65,8 +67,24 @@ internal sealed class RouteTable
             }
         }
         // Longest prefixes first: the most specific tables are the likeliest to hold an early match.
-        _byRemote = [.. remoteByLength.Values];
-        Array.Sort(_byRemote, static (a, b) => b.Length.CompareTo(a.Length));
+        _byRemote = ByLongestPrefix(remoteByLength);
+        _byServer = ByLongestPrefix(serverByLength);
+    }
+
+    private void File(Dictionary<int, AddressIndex> indexes, IpPrefix prefix, int route)
+    {
+        if (!indexes.TryGetValue(prefix.Length, out var index))
+        {
+            indexes[prefix.Length] = index = new AddressIndex(prefix.Length);
+        }
+        Append(index.Heads, index.Tails, prefix.Network, route);
+    }
+
+    private static AddressIndex[] ByLongestPrefix(Dictionary<int, AddressIndex> indexes)
+    {
+        AddressIndex[] sorted = [.. indexes.Values];
+        Array.Sort(sorted, static (a, b) => b.Length.CompareTo(a.Length));
+        return sorted;
     }
 
     public static RouteTable Empty { get; } = new([]);
@@ -77,20 +95,26 @@ internal sealed class RouteTable
 
     public StreamRoute? Match(in ConnectionAddresses connection)
     {
-        var best = int.MaxValue;
-        foreach (var index in _byRemote)
-        {
-            if (index.Heads.TryGetValue(IpPrefix.MaskTo(connection.RemoteAddress, index.Length), out var head))
-            {
-                best = FirstMatch(head, connection, best);
-            }
-        }
+        var best = Lookup(_byRemote, connection.RemoteAddress, connection, int.MaxValue);
+        best = Lookup(_byServer, connection.ServerAddress, connection, best);
         if (_byPort.TryGetValue(connection.ServerPort, out var portHead))
         {
             best = FirstMatch(portHead, connection, best);
         }
         best = FirstMatch(_restHead, connection, best);
         return best == int.MaxValue ? null : _routes[best];
+    }
+
+    private int Lookup(AddressIndex[] indexes, IpAddr address, in ConnectionAddresses connection, int best)
+    {
+        foreach (var index in indexes)
+        {
+            if (index.Heads.TryGetValue(IpPrefix.MaskTo(address, index.Length), out var head))
+            {
+                best = FirstMatch(head, connection, best);
+            }
+        }
+        return best;
     }
 
     /// <summary>The first route of the chain from <paramref name="head"/> that matches, if it comes before <paramref name="bound"/>.</summary>
@@ -120,7 +144,7 @@ internal sealed class RouteTable
         tails[key] = index;
     }
 
-    private sealed class RemoteIndex(int length)
+    private sealed class AddressIndex(int length)
     {
         public int Length { get; } = length;
 

@@ -36,6 +36,36 @@ public class RouteTableTests
     }
 
     [Fact]
+    public void RoutesFiledUnderDifferentIndexesStillMatchInConfigurationOrder()
+    {
+        // One route per index kind (remote_addr, server_addr, server_port, none), interleaved with each other.
+        var table = new RouteTable(
+        [
+            Route("by-server", server: "127.0.0.2", port: 9101),
+            Route("by-remote", remote: "10.0.0.0/8", server: "127.0.0.2"),
+            Route("by-port", port: 9101),
+            Route("by-server-wide", server: "127.0.0.0/8"),
+            Route("rest"),
+        ]);
+        Assert.Equal("by-server", Match(table, "10.1.1.1", 9101, server: "127.0.0.2"));
+        Assert.Equal("by-remote", Match(table, "10.1.1.1", 9102, server: "127.0.0.2"));
+        Assert.Equal("by-port", Match(table, "192.0.2.1", 9101, server: "127.0.0.3"));
+        Assert.Equal("by-server-wide", Match(table, "192.0.2.1", 9102, server: "127.0.0.3"));
+        Assert.Equal("rest", Match(table, "192.0.2.1", 9102, server: "::1"));
+    }
+
+    [Fact]
+    public void TenThousandServerAddressRoutesEachMatchTheirOwnAddress()
+    {
+        var routes = Enumerable.Range(0, 10_000).Select(i => Route($"r{i}", server: $"10.{i / 256 % 256}.{i % 256}.1")).ToList();
+        routes.Add(Route("rest"));
+        var table = new RouteTable(routes);
+        Assert.Equal("r0", Match(table, "192.0.2.1", 9100, server: "10.0.0.1"));
+        Assert.Equal("r9999", Match(table, "192.0.2.1", 9100, server: "10.39.15.1"));
+        Assert.Equal("rest", Match(table, "192.0.2.1", 9100, server: "10.99.0.1"));
+    }
+
+    [Fact]
     public void PortLessRouteBeforeAPortRouteStillWinsForThatPort()
     {
         var table = new RouteTable([Route("any-10", remote: "10.0.0.0/8"), Route("port", port: 9100), Route("fallback")]);
