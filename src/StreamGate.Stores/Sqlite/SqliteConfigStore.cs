@@ -104,45 +104,66 @@ internal sealed class SqliteConfigStore : IConfigStore
         _committer = Task.Run(CommitLoopAsync);
     }
 
-    public Task<StoreRange> RangeAsync(string prefix, CancellationToken cancellation = default)
+    public async Task<StoreRange> RangeAsync(string prefix, CancellationToken cancellation = default)
     {
-        var items = new SortedDictionary<string, StoredValue>(StringComparer.Ordinal);
-        long revision;
+        await WaitForPendingAsync(prefix, exact: false, cancellation).ConfigureAwait(false);
+        var items = new List<StoredValue>();
         lock (_db)
         {
             using var command = Command("SELECT key, value, create_revision, mod_revision FROM kv WHERE substr(key, 1, length($p)) = $p ORDER BY key", ("$p", prefix));
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                items[reader.GetString(0)] = new StoredValue(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3));
+                items.Add(new StoredValue(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
             }
-            revision = _revision;
+            return new StoreRange(items, _revision);
         }
-        // Writes accepted but not yet on disk are part of what a writer must see (read-your-writes).
-        lock (_pendingLock)
-        {
-            foreach (var (key, write) in _pending)
-            {
-                if (!key.StartsWith(prefix, StringComparison.Ordinal))
-                {
-                    continue;
-                }
-                if (write.Value is null)
-                {
-                    items.Remove(key);
-                }
-                else
-                {
-                    items[key] = write.Placeholder;
-                }
-            }
-        }
-        return Task.FromResult(new StoreRange([.. items.Values], revision));
     }
 
-    public Task<StoredValue?> GetAsync(string key, CancellationToken cancellation = default) => Task.FromResult(CurrentValue(key));
+    public async Task<StoredValue?> GetAsync(string key, CancellationToken cancellation = default)
+    {
+        await WaitForPendingAsync(key, exact: true, cancellation).ConfigureAwait(false);
+        lock (_db)
+        {
+            return Read(key);
+        }
+    }
 
-    /// <summary>The newest accepted value: a pending write's, else the committed one.</summary>
+    /// <summary>
+    /// Readers see committed writes only: a write accepted but not yet on disk has no revision yet and could still
+    /// be lost, so a read of its key waits for its commit instead of showing it. Waiting for every write accepted
+    /// before the read keeps read-your-writes (the admin API's reference checks rely on it); a write whose commit
+    /// failed did not happen, and the committed state is the answer.
+    /// </summary>
+    private Task WaitForPendingAsync(string keyOrPrefix, bool exact, CancellationToken cancellation)
+    {
+        List<Task>? waits = null;
+        lock (_pendingLock)
+        {
+            if (exact)
+            {
+                if (_pending.TryGetValue(keyOrPrefix, out var write))
+                {
+                    waits = [write.Completion.Task];
+                }
+            }
+            else
+            {
+                foreach (var (key, write) in _pending)
+                {
+                    if (key.StartsWith(keyOrPrefix, StringComparison.Ordinal))
+                    {
+                        (waits ??= []).Add(write.Completion.Task);
+                    }
+                }
+            }
+        }
+        return waits is null
+            ? Task.CompletedTask
+            : Task.WhenAll(waits).ContinueWith(static _ => { }, cancellation, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>The newest accepted value, a pending write's, else the committed one: what a new write is compared with.</summary>
     private StoredValue? CurrentValue(string key)
     {
         lock (_pendingLock)
@@ -165,8 +186,8 @@ internal sealed class SqliteConfigStore : IConfigStore
         Enqueue(key, null, expectedModRevision);
 
     /// <summary>
-    /// Accepts a write in order: the compare is decided now, against the newest accepted state, and the write
-    /// becomes visible to readers of this store at once. The returned task completes when the write is on disk.
+    /// Accepts a write in order: the compare is decided now, against the newest accepted state; readers of its key
+    /// wait for its commit. The returned task completes when the write is on disk.
     /// Writes that arrive while a commit is in progress go to disk together in the next transaction (group
     /// commit): one fsync for many writes when many clients write at once.
     /// </summary>
@@ -187,8 +208,21 @@ internal sealed class SqliteConfigStore : IConfigStore
                 return Task.FromResult(new StoreWriteResult(false, Revision, previous, previous));
             }
             var write = new PendingWrite(key, value, previous);
+            _pending.TryGetValue(key, out var replaced);
             _pending[key] = write;
-            _queue.Writer.TryWrite(write);
+            if (!_queue.Writer.TryWrite(write))
+            {
+                // Disposed meanwhile: the committer is gone, so the write would never complete.
+                if (replaced is null)
+                {
+                    _pending.Remove(key);
+                }
+                else
+                {
+                    _pending[key] = replaced;
+                }
+                throw new ObjectDisposedException(nameof(SqliteConfigStore));
+            }
             return write.Completion.Task;
         }
     }
@@ -292,7 +326,7 @@ internal sealed class SqliteConfigStore : IConfigStore
         }
     }
 
-    /// <summary>A write accepted and visible to this store's readers, waiting for its transaction.</summary>
+    /// <summary>A write accepted, waiting for its transaction; it decides the compare of the writes after it.</summary>
     private sealed class PendingWrite(string key, string? value, StoredValue? previous)
     {
         public string Key { get; } = key;
@@ -302,7 +336,7 @@ internal sealed class SqliteConfigStore : IConfigStore
 
         public StoredValue? Previous { get; } = previous;
 
-        /// <summary>What readers see until the commit assigns revisions (0: not yet committed).</summary>
+        /// <summary>What later writes are compared with until the commit assigns revisions (0: not yet committed).</summary>
         public StoredValue Placeholder => new(Key, Value ?? "", Previous?.CreateRevision ?? 0, 0);
 
         public TaskCompletionSource<StoreWriteResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
