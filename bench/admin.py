@@ -349,12 +349,11 @@ def environment() -> list[str]:
 
 MATCH_NOTES = {
     'remote_addr': 'The route table files remote_addr routes in a hash table per prefix length, so a loopback connection '
-                   'costs one lookup that finds nothing before it reaches the catch-all (`--match server_addr` measures '
-                   'routes that are checked one by one).',
+                   'costs one lookup that finds nothing before it reaches the catch-all.',
     'server_port': 'The route table files server_port routes in a hash table by port, so a connection costs one lookup '
                    'that finds nothing before it reaches the catch-all.',
-    'server_addr': 'server_addr routes are not indexed: every connection is checked against each of them, in order, '
-                   'before it reaches the catch-all (the worst case).',
+    'server_addr': 'The route table files server_addr routes (without remote_addr) in a hash table per prefix length, '
+                   'so a connection costs one lookup that finds nothing before it reaches the catch-all.',
 }
 
 

@@ -77,24 +77,8 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         {
             File.WriteAllText(Path.Combine(directory, "apisix.yaml"), apisixYaml);
         }
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = directory,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "streamgate.dll"));
-        info.ArgumentList.Add(command);
-        info.ArgumentList.Add("--config");
-        info.ArgumentList.Add(Path.Combine(directory, "config.yaml"));
-        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var gateway = new GatewayProcess(directory, process);
-        process.OutputDataReceived += (_, e) => gateway.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => gateway.Append(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var gateway = new GatewayProcess(directory, GatewayLauncher.Create(directory, command));
+        GatewayLauncher.Start(gateway.Process, gateway.Append);
         return gateway;
     }
 

@@ -115,24 +115,9 @@ internal sealed class StoreGateway : IAsyncDisposable
 
     public static async Task<StoreGateway> StartAsync(StoreGatewayFolder folder)
     {
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = folder.Directory,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "streamgate.dll"));
-        info.ArgumentList.Add("run");
-        info.ArgumentList.Add("--config");
-        info.ArgumentList.Add(folder.ConfigPath);
-        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var process = GatewayLauncher.Create(folder.Directory, "run");
         var gateway = new StoreGateway(folder, process);
-        process.OutputDataReceived += (_, e) => gateway.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => gateway.Append(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        GatewayLauncher.Start(process, gateway.Append);
         try
         {
             var exited = process.WaitForExitAsync();
