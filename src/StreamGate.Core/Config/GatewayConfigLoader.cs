@@ -231,6 +231,11 @@ internal static class GatewayConfigLoader
             {
                 host = host[1..^1];
             }
+            else if (host.Contains(':', StringComparison.Ordinal))
+            {
+                // "::1:9100" is itself an IPv6 address: as in nginx's listen, an IPv6 address needs brackets.
+                return false;
+            }
             if (!IpAddr.TryParse(host, out var parsed))
             {
                 return false;

@@ -136,7 +136,8 @@ internal sealed class AccessLogFormat
                 yield return (literal.ToString(), null);
                 literal.Clear();
             }
-            yield return (null, format[start..end]);
+            // nginx variable names are case-insensitive: $REMOTE_ADDR is $remote_addr.
+            yield return (null, format[start..end].ToLowerInvariant());
             i = end + (braced ? 1 : 0);
         }
         if (literal.Length > 0)

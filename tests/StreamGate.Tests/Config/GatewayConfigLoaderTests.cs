@@ -78,6 +78,7 @@ public class GatewayConfigLoaderTests
     [InlineData("\"10:9100\"")]
     [InlineData("\"1-2000\"")]
     [InlineData("\"+9100\"")]
+    [InlineData("\"::1:9100\"")]
     public void InvalidTcpEntryNamesItsIndex(string entry)
     {
         var errors = Errors(Tcp("9000", entry));

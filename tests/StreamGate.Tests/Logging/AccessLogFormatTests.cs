@@ -129,6 +129,13 @@ public class AccessLogFormatTests
         Assert.Equal(expected, Format(format));
     }
 
+    [Fact]
+    public void VariableNamesAreCaseInsensitiveAsInNginx()
+    {
+        Assert.Empty(AccessLogFormat.UnknownVariables("$REMOTE_ADDR ${Status}"));
+        Assert.Equal(Format("$remote_addr $status"), Format("$REMOTE_ADDR ${Status}"));
+    }
+
     [Theory]
     [InlineData("$foo", "foo")]
     [InlineData("${bar}", "bar")]
