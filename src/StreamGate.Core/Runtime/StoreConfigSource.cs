@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using StreamGate.Config;
 using StreamGate.Stores;
@@ -21,7 +22,8 @@ internal sealed partial class StoreConfigSource : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Dictionary<string, StoredValue> _items = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (long ModRevision, object? Parsed)> _parsed = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _changed = new(0, 1);
+    // "Something changed since the last build": one pending signal at most, extra ones dropped.
+    private readonly Channel<bool> _changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _itemsLock = new();
     private readonly Lock _buildLock = new();
@@ -78,16 +80,7 @@ internal sealed partial class StoreConfigSource : IAsyncDisposable
                         }
                         _revision = change.Revision;
                     }
-                    if (_changed.CurrentCount == 0)
-                    {
-                        try
-                        {
-                            _changed.Release();
-                        }
-                        catch (SemaphoreFullException)
-                        {
-                        }
-                    }
+                    _changed.Writer.TryWrite(true);
                 }
                 return;
             }
@@ -113,7 +106,7 @@ internal sealed partial class StoreConfigSource : IAsyncDisposable
         {
             while (true)
             {
-                await _changed.WaitAsync(cancellation).ConfigureAwait(false);
+                await _changed.Reader.ReadAsync(cancellation).ConfigureAwait(false);
                 var started = Stopwatch.GetTimestamp();
                 Rebuild();
                 // Under a stream of writes, rebuilding back to back would take a whole core from the admin API

@@ -95,7 +95,8 @@ internal sealed unsafe partial class EventLoop
         c.Addresses = addresses;
         c.Snapshot = snapshot;
         c.Route = route;
-        c.ConnectionNumber = Interlocked.Increment(ref s_connectionNumber);
+        // $connection exists only for the access log; without one, no counter shared between the loops' cores.
+        c.ConnectionNumber = _accessLog is null ? 0 : Interlocked.Increment(ref s_connectionNumber);
         c.AcceptedAt = _now;
         c.FirstConnectAt = _now;
         c.LastActivity = _now;

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using StreamGate.Logging;
@@ -149,8 +148,8 @@ internal sealed unsafe partial class EventLoop : IDisposable
                 Sweep();
                 _nextSweep = _now + SweepIntervalMs;
             }
-            var commands = Interlocked.Exchange(ref _commands, 0);
-            if (commands != 0 && HandleCommands(commands))
+            // A plain read every turn; the interlocked exchange only when another thread asked for something.
+            if (Volatile.Read(ref _commands) != 0 && HandleCommands(Interlocked.Exchange(ref _commands, 0)))
             {
                 return;
             }
