@@ -18,10 +18,13 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
     private readonly Lock _outputLock = new();
     private readonly List<(string Text, TaskCompletionSource Seen)> _waiters = [];
 
-    private GatewayProcess(string directory, Process process)
+    private readonly bool _ownsDirectory;
+
+    private GatewayProcess(string directory, Process process, bool ownsDirectory)
     {
         Directory = directory;
         Process = process;
+        _ownsDirectory = ownsDirectory;
     }
 
     public string Directory { get; }
@@ -44,9 +47,22 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the gateway and waits until it says it started; fails with its output if it exits instead.</summary>
-    public static async Task<GatewayProcess> StartAsync(string configYaml, string apisixYaml)
+    public static Task<GatewayProcess> StartAsync(string configYaml, string apisixYaml) =>
+        WaitUntilStartedAsync(Launch(configYaml, apisixYaml, "run"));
+
+    /// <summary>
+    /// Starts the gateway on a folder that already holds config.yaml (and maybe a store from an earlier run),
+    /// so a test can kill one process and start the next on the same database. Disposing leaves the folder.
+    /// </summary>
+    public static Task<GatewayProcess> StartInAsync(string directory)
     {
-        var gateway = Launch(configYaml, apisixYaml, "run");
+        var gateway = new GatewayProcess(directory, GatewayLauncher.Create(directory, "run"), ownsDirectory: false);
+        GatewayLauncher.Start(gateway.Process, gateway.Append);
+        return WaitUntilStartedAsync(gateway);
+    }
+
+    private static async Task<GatewayProcess> WaitUntilStartedAsync(GatewayProcess gateway)
+    {
         try
         {
             await gateway.WaitForOutputAsync("started with", StartTimeout);
@@ -77,7 +93,7 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         {
             File.WriteAllText(Path.Combine(directory, "apisix.yaml"), apisixYaml);
         }
-        var gateway = new GatewayProcess(directory, GatewayLauncher.Create(directory, command));
+        var gateway = new GatewayProcess(directory, GatewayLauncher.Create(directory, command), ownsDirectory: true);
         GatewayLauncher.Start(gateway.Process, gateway.Append);
         return gateway;
     }
@@ -174,7 +190,24 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         return 0;
     }
 
+    public bool HasExited => Process.HasExited;
+
     public void Terminate() => _ = Kill(Process.Id, 15);
+
+    /// <summary>SIGKILL: no shutdown code runs; the store keeps whatever the kernel had when the process died.</summary>
+    public async Task KillAsync()
+    {
+        try
+        {
+            Process.Kill();
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await Process.WaitForExitAsync(timeout.Token);
+    }
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
@@ -204,6 +237,10 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
             await Process.WaitForExitAsync();
         }
         Process.Dispose();
+        if (!_ownsDirectory)
+        {
+            return;
+        }
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);

@@ -25,7 +25,7 @@ public sealed class AdminFuzzTests(ITestOutputHelper output)
         await using var backend = TestServer.Named("fuzz-backend");
         var fuzzer = new AdminFuzzer(new Random(seed), backend.Port, MaxBody);
         using var folder = StoreGatewayFolder.Create(apisixExtra: Keyring);
-        await using var gateway = await StoreGateway.StartAsync(folder);
+        await using var gateway = await GatewayProcess.StartInAsync(folder.Directory);
         using var admin = AdminHttp.For(folder);
 
         // Store key -> the value of the last 2xx answer that wrote it: what the store must hold.
@@ -120,7 +120,7 @@ public sealed class AdminFuzzTests(ITestOutputHelper output)
     {
         await using var backend = TestServer.Named("big");
         using var folder = StoreGatewayFolder.Create();
-        await using var gateway = await StoreGateway.StartAsync(folder);
+        await using var gateway = await GatewayProcess.StartInAsync(folder.Directory);
         using var admin = AdminHttp.For(folder);
         var route = RouteTo(backend.Node);
         (string Method, string Path)[] targets =
@@ -461,7 +461,7 @@ public sealed class AdminFuzzTests(ITestOutputHelper output)
     /// <summary>A fresh gateway on a fresh folder with an admin client, for the short directed tests.</summary>
     private sealed class Session : IAsyncDisposable
     {
-        private Session(StoreGatewayFolder folder, StoreGateway gateway)
+        private Session(StoreGatewayFolder folder, GatewayProcess gateway)
         {
             Folder = folder;
             Gateway = gateway;
@@ -470,7 +470,7 @@ public sealed class AdminFuzzTests(ITestOutputHelper output)
 
         public StoreGatewayFolder Folder { get; }
 
-        public StoreGateway Gateway { get; }
+        public GatewayProcess Gateway { get; }
 
         public AdminHttp Admin { get; }
 
@@ -479,7 +479,7 @@ public sealed class AdminFuzzTests(ITestOutputHelper output)
             var folder = StoreGatewayFolder.Create();
             try
             {
-                return new Session(folder, await StoreGateway.StartAsync(folder));
+                return new Session(folder, await GatewayProcess.StartInAsync(folder.Directory));
             }
             catch
             {

@@ -41,7 +41,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
             var context = $"seed {seed}, round {round + 1}, kill after {killAfter} acknowledged writes";
             output.WriteLine(context);
 
-            var gateway = await StoreGateway.StartAsync(folder);
+            var gateway = await GatewayProcess.StartInAsync(folder.Directory);
             try
             {
                 if (round > 0)
@@ -61,7 +61,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
         }
 
         // The last restart: everything acknowledged in every round is there, the store takes writes, traffic flows.
-        await using (var gateway = await StoreGateway.StartAsync(folder))
+        await using (var gateway = await GatewayProcess.StartInAsync(folder.Directory))
         {
             Assert.Contains("opened at revision", gateway.Output, StringComparison.Ordinal);
             var listed = await AssertAllAcknowledgedPresentAsync(admin, folder, acknowledged, bodies, $"seed {seed}, final restart");
@@ -107,7 +107,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
         var killAfter = random.Next(300, 901);
         var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        var gateway = await StoreGateway.StartAsync(folder);
+        var gateway = await GatewayProcess.StartInAsync(folder.Directory);
         try
         {
             async Task WriterAsync()
@@ -194,7 +194,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
         }
         output.WriteLine($"{acknowledged.Count} acknowledged; {seen.Count} routes read, {readsAhead} reads answered 200 before the writer had its acknowledgement");
 
-        await using var restarted = await StoreGateway.StartAsync(folder);
+        await using var restarted = await GatewayProcess.StartInAsync(folder.Directory);
         var listed = await admin.ListAllAsync("stream_routes");
         foreach (var (id, modified) in seen)
         {
@@ -216,7 +216,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
 
     /// <summary>Several clients PUT routes first..first+999; another task SIGKILLs the gateway once killAfter were acknowledged.</summary>
     private static async Task<(int Acknowledged, int Sent)> WriteUntilKilledAsync(
-        AdminHttp admin, StoreGateway gateway, int first, int killAfter, int backendPort,
+        AdminHttp admin, GatewayProcess gateway, int first, int killAfter, int backendPort,
         ConcurrentDictionary<int, JsonObject> acknowledged, ConcurrentDictionary<int, JsonObject> bodies, string context)
     {
         var next = first - 1;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -11,7 +10,8 @@ namespace StreamGate.IntegrationTests.Robustness;
 
 /// <summary>
 /// A folder holding a traditional-mode config.yaml (admin API + embedded SQLite store under data/) that outlives
-/// the gateway processes started on it, so a test can kill one and start the next on the same database.
+/// the gateway processes started on it (<see cref="GatewayProcess.StartInAsync"/>), so a test can kill one and
+/// start the next on the same database.
 /// </summary>
 internal sealed class StoreGatewayFolder : IDisposable
 {
@@ -74,113 +74,6 @@ internal sealed class StoreGatewayFolder : IDisposable
         catch (IOException)
         {
         }
-    }
-}
-
-/// <summary>
-/// One run of the real gateway process on an existing <see cref="StoreGatewayFolder"/> (the same command line as
-/// GatewayProcess: <c>dotnet streamgate.dll run --config &lt;dir&gt;/config.yaml</c>). Disposing kills it if it
-/// still runs but leaves the folder alone.
-/// </summary>
-internal sealed class StoreGateway : IAsyncDisposable
-{
-    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
-
-    private readonly StringBuilder _output = new();
-    private readonly Lock _outputLock = new();
-    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    private StoreGateway(StoreGatewayFolder folder, Process process)
-    {
-        Folder = folder;
-        Process = process;
-    }
-
-    public StoreGatewayFolder Folder { get; }
-
-    public Process Process { get; }
-
-    public bool HasExited => Process.HasExited;
-
-    public string Output
-    {
-        get
-        {
-            lock (_outputLock)
-            {
-                return _output.ToString();
-            }
-        }
-    }
-
-    public static async Task<StoreGateway> StartAsync(StoreGatewayFolder folder)
-    {
-        var process = GatewayLauncher.Create(folder.Directory, "run");
-        var gateway = new StoreGateway(folder, process);
-        GatewayLauncher.Start(process, gateway.Append);
-        try
-        {
-            var exited = process.WaitForExitAsync();
-            var done = await Task.WhenAny(gateway._started.Task, exited, Task.Delay(StartTimeout));
-            if (done == exited)
-            {
-                // Let the output readers drain before reporting it.
-                await Task.Delay(200);
-                throw new InvalidOperationException($"gateway exited ({process.ExitCode}) before it started; output:\n{gateway.Output}");
-            }
-            if (done != gateway._started.Task)
-            {
-                throw new TimeoutException($"gateway did not start within {StartTimeout}; output:\n{gateway.Output}");
-            }
-        }
-        catch
-        {
-            await gateway.DisposeAsync();
-            throw;
-        }
-        return gateway;
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-        lock (_outputLock)
-        {
-            _output.AppendLine(line);
-        }
-        if (line.Contains("started with", StringComparison.Ordinal))
-        {
-            _started.TrySetResult();
-        }
-    }
-
-    /// <summary>SIGKILL: no shutdown code runs, the store sees whatever the kernel had when the process died.</summary>
-    public async Task KillAsync()
-    {
-        try
-        {
-            Process.Kill();
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await Process.WaitForExitAsync(timeout.Token);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (!Process.HasExited)
-        {
-            Process.Kill(entireProcessTree: true);
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await Process.WaitForExitAsync(timeout.Token);
-        }
-        Process.Dispose();
     }
 }
 
