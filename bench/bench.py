@@ -4,7 +4,9 @@
 Normally started by bench/run.sh, which raises the fd limit, widens the
 ephemeral port range and restores sysctls afterwards.  See docs/benchmarks.md.
 
-Targets : direct (client -> backend), streamgate, nginx (stream module), haproxy (mode tcp)
+Targets : direct (client -> backend), streamgate, nginx (stream module), haproxy (mode tcp);
+          with --baseline-bin PATH also streamgate-base: the same StreamGate config and flags, run
+          with the binary PATH (e.g. a copy of an earlier build), for a before/after in one run.
 Workloads:
   bulk1  iperf3 -P 1 -t D                       -> Gbit/s
   bulk4  iperf3 -P 4 -t D                       -> Gbit/s
@@ -41,8 +43,9 @@ SG_PROJ = os.path.join('src', 'StreamGate', 'StreamGate.csproj')
 SG_BIN = os.environ.get('STREAMGATE_BIN') or os.path.join(ROOT, 'artifacts', 'bin', 'StreamGate', 'release', 'streamgate')
 NGINX_STREAM_MOD = '/usr/lib/nginx/modules/ngx_stream_module.so'
 
-ALL_TARGETS = ['direct', 'streamgate', 'nginx', 'haproxy']
-PROXIES = ['streamgate', 'nginx', 'haproxy']
+BASE = 'streamgate-base'  # the --baseline-bin target
+ALL_TARGETS = ['direct', 'streamgate', BASE, 'nginx', 'haproxy']
+DEFAULT_TARGETS = [t for t in ALL_TARGETS if t != BASE]  # BASE joins by default only with --baseline-bin
 ALL_WORKLOADS = ['bulk1', 'bulk4', 'rps', 'cps', 'mem']
 TOOLS = {'nginx': 'nginx', 'haproxy': 'haproxy'}
 CLK_TCK = os.sysconf('SC_CLK_TCK')
@@ -311,7 +314,8 @@ def start_redis(port: int, workdir: str) -> Service:
                    workdir)
 
 
-def start_proxy(target: str, listen: int, backend: int, workdir: str, nofile: int) -> Service:
+def start_proxy(target: str, listen: int, backend: int, workdir: str, nofile: int,
+                baseline_bin: str | None = None) -> Service:
     d = os.path.join(workdir, f'{target}-{listen}')
     os.makedirs(d, exist_ok=True)
     if target == 'nginx':
@@ -360,7 +364,11 @@ backend be
     server s1 127.0.0.1:{backend}
 """)
         return Service(f'haproxy-{listen}', ['haproxy', '-db', '-f', conf], d)
-    if target == 'streamgate':
+    if target in ('streamgate', BASE):
+        # streamgate-base: identical files and flags, only the executable differs
+        exe = SG_BIN if target == 'streamgate' else baseline_bin
+        if not exe:
+            raise BenchError(f'{BASE} needs --baseline-bin')
         with open(os.path.join(d, 'config.yaml'), 'w') as f:
             f.write(f"""apisix:
   proxy_mode: stream
@@ -382,7 +390,7 @@ deployment:
       type: roundrobin
 #END
 """)
-        return Service(f'streamgate-{listen}', [SG_BIN, 'run', '--config', os.path.join(d, 'config.yaml')], d)
+        return Service(f'{target}-{listen}', [exe, 'run', '--config', os.path.join(d, 'config.yaml')], d)
     raise ValueError(target)
 
 
@@ -503,6 +511,10 @@ class Bench:
         self.results: dict[str, dict[str, list[dict]]] = {w: {t: [] for t in args.targets} for w in args.workloads}
         self.notes: list[str] = []
         self.load_start = loadavg()
+        self.w = max([10] + [len(t) for t in args.targets])  # name column width in progress lines
+
+    def start_proxy(self, t: str, port: int, backend: int) -> Service:
+        return start_proxy(t, port, backend, self.workdir, self.nofile, self.a.baseline_bin)
 
     # one measurement with proxy CPU accounting
     def measure(self, svc: Service | None, fn) -> dict:
@@ -525,7 +537,12 @@ class Bench:
                 fronts[t] = (None, backend)
                 continue
             port = self.ports.get()
-            svc = start_proxy(t, port, backend, self.workdir, self.nofile)
+            try:
+                svc = self.start_proxy(t, port, backend)
+            except (OSError, BenchError) as e:
+                log(f'{t}: failed to start: {e}')
+                self.notes.append(f'{t} failed to start in front of port {backend}: {str(e).splitlines()[0]}')
+                continue
             try:
                 (wait_redis if redis else wait_listening)(port, svc)
             except BenchError as e:
@@ -549,10 +566,10 @@ class Bench:
                     res = self.measure(svc, lambda: fn(port))
                     res['round'] = r + 1
                     extra = f" cpu={res['cpu_s']:.2f}s" if 'cpu_s' in res else ''
-                    log(f'{wl:5} round {r + 1} {t:10} {res["value"]:12.2f} {WL[wl]["unit"]}{extra}')
+                    log(f'{wl:5} round {r + 1} {t:{self.w}} {res["value"]:12.2f} {WL[wl]["unit"]}{extra}')
                 except BenchError as e:
                     res = dict(error=str(e), round=r + 1)
-                    log(f'{wl:5} round {r + 1} {t:10} FAILED: {e}')
+                    log(f'{wl:5} round {r + 1} {t:{self.w}} FAILED: {e}')
                 self.results[wl][t].append(res)
 
     def warm(self, fronts, fn, what: str) -> None:
@@ -613,17 +630,22 @@ class Bench:
                 if t == 'direct':
                     continue
                 port = self.ports.get()
-                svc = start_proxy(t, port, redis_port, self.workdir, self.nofile)
+                try:
+                    svc = self.start_proxy(t, port, redis_port)
+                except (OSError, BenchError) as e:
+                    log(f'mem   round {r + 1} {t:{self.w}} FAILED to start: {e}')
+                    self.results['mem'][t].append(dict(error=f'failed to start: {e}', round=r + 1))
+                    continue
                 try:
                     wait_redis(port, svc)
                     res = idle_conn_memory(port, n, svc, redis_port, self.a.mem_timeout)
                     res['round'] = r + 1
-                    log(f'mem   round {r + 1} {t:10} {res["value"]:8.2f} KB/conn (RSS {res["rss_before_kb"] / 1024:.1f} -> '
+                    log(f'mem   round {r + 1} {t:{self.w}} {res["value"]:8.2f} KB/conn (RSS {res["rss_before_kb"] / 1024:.1f} -> '
                         f'{res["rss_after_kb"] / 1024:.1f} MB, {n} conns opened in {res["open_s"]:.1f}s, '
                         f'{res["fds_per_conn"]:.2f} fds/conn, backend sees {res["backend_clients"]} clients)')
                 except (BenchError, asyncio.TimeoutError) as e:
                     res = dict(error=str(e) or repr(e), round=r + 1)
-                    log(f'mem   round {r + 1} {t:10} FAILED: {res["error"]}')
+                    log(f'mem   round {r + 1} {t:{self.w}} FAILED: {res["error"]}')
                 finally:
                     svc.stop()
                 self.results['mem'][t].append(res)
@@ -686,6 +708,22 @@ def ver(argv: list[str], pattern: str) -> str:
     return m.group(1) if m else 'n/a'
 
 
+def built_from(exe: str) -> str:
+    """The commit in the assembly's informational version ("1.0.0+<sha>", set by the .NET SDK from git) of the
+    program's main assembly next to the apphost (streamgate -> streamgate.dll); 'unknown' if not found."""
+    dll = exe if exe.endswith('.dll') else exe + '.dll'
+    try:
+        with open(dll, 'rb') as f:
+            m = re.search(rb'\d+\.\d+\.\d+[^+\x00]*\+([0-9a-f]{7,40})', f.read())
+        return m.group(1).decode()[:7] if m else 'unknown'
+    except OSError:
+        return 'unknown'
+
+
+def show_path(path: str) -> str:
+    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
+
+
 def environment(args, bench: Bench) -> list[str]:
     cpu = 'unknown'
     try:
@@ -721,7 +759,7 @@ def environment(args, bench: Bench) -> list[str]:
         'iperf3 ' + ver(['iperf3', '--version'], r'iperf (\S+)'),
         '.NET SDK ' + cmd_out(['dotnet', '--version']),
     ])
-    return [
+    lines = [
         f'- Date: {datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}',
         f'- Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, loopback 127.0.0.1 only; '
         f'load generators, backends and proxies share the same {os.cpu_count()} cores',
@@ -734,6 +772,11 @@ def environment(args, bench: Bench) -> list[str]:
         f'- Proxy configs: nginx worker_processes auto ({os.cpu_count()}), haproxy nbthread 2, '
         f'StreamGate defaults ({os.path.relpath(SG_BIN, ROOT) if SG_BIN.startswith(ROOT) else SG_BIN})',
     ]
+    if BASE in args.targets:
+        lines.append(f'- Before/after: streamgate = {show_path(SG_BIN)} (assembly built from {built_from(SG_BIN)}), '
+                     f'{BASE} = {show_path(args.baseline_bin)} (assembly built from {built_from(args.baseline_bin)}); '
+                     f'same config and flags, only the binary differs')
+    return lines
 
 
 def report(args, bench: Bench) -> str:
@@ -746,17 +789,28 @@ def report(args, bench: Bench) -> str:
     L.append('')
     L.append('Medians over rounds. Ratio columns are StreamGate ÷ other; for throughput and rates '
              '>1 favours StreamGate, for memory and CPU seconds <1 favours StreamGate.')
+    has_sg = 'streamgate' in targets
+    has_base = BASE in targets
+    if has_base:
+        L[-1] += (f' SG-base/… columns are the same ratios for {BASE} (the --baseline-bin binary); '
+                  f'SG/SG-base is streamgate ÷ {BASE}, i.e. this build ÷ the baseline: '
+                  f'>1 for rates and work per CPU-second, <1 for memory means this build is better.')
     L.append('')
 
     def medv(w, t, key='value'):
         return med([x.get(key) for x in R[w].get(t, []) if 'error' not in x])
 
-    has_sg = 'streamgate' in targets
-    cmp_targets = [t for t in ('nginx', 'haproxy') if t in targets] if has_sg else []
+    others = [t for t in ('nginx', 'haproxy') if t in targets]
+    # (column label, numerator target, denominator target)
+    ratios = [(f'SG/{t}', 'streamgate', t) for t in others] if has_sg else []
+    if has_base:
+        ratios += [(f'SG-base/{t}', BASE, t) for t in others]
+        if has_sg:
+            ratios.append(('SG/SG-base', 'streamgate', BASE))
 
     perf = [w for w in args.workloads if w != 'mem']
     if perf:
-        hdr = ['Workload', 'Unit'] + targets + [f'SG/{t}' for t in cmp_targets]
+        hdr = ['Workload', 'Unit'] + targets + [lbl for lbl, _, _ in ratios]
         L.append('### Throughput and rates')
         L.append('')
         L.append('| ' + ' | '.join(hdr) + ' |')
@@ -764,7 +818,7 @@ def report(args, bench: Bench) -> str:
         for w in perf:
             u = WL[w]['unit']
             row = [WL[w]['title'], u] + [fmt(medv(w, t), u) for t in targets]
-            row += [ratio(medv(w, 'streamgate'), medv(w, t)) for t in cmp_targets]
+            row += [ratio(medv(w, a), medv(w, b)) for _, a, b in ratios]
             L.append('| ' + ' | '.join(row) + ' |')
         L.append('')
         proxies = [t for t in targets if t != 'direct']
@@ -772,7 +826,7 @@ def report(args, bench: Bench) -> str:
             L.append('### Proxy CPU cost (proxy processes only, utime+stime)')
             L.append('')
             hdr = ['Workload'] + [f'{t} CPU-s' for t in proxies] + [f'{t} work/CPU-s' for t in proxies] \
-                + [f'SG/{t} work/CPU-s' for t in cmp_targets]
+                + [f'{lbl} work/CPU-s' for lbl, _, _ in ratios]
             L.append('| ' + ' | '.join(hdr) + ' |')
             L.append('|' + '|'.join(['---'] + ['---:'] * (len(hdr) - 1)) + '|')
             for w in perf:
@@ -780,7 +834,7 @@ def report(args, bench: Bench) -> str:
                 row = [f'{WL[w]["title"]} ({wu})']
                 row += [fmt(medv(w, t, 'cpu_s'), 'CPU-s') for t in proxies]
                 row += [fmt(medv(w, t, 'work_per_cpu_s'), wu) for t in proxies]
-                row += [ratio(medv(w, 'streamgate', 'work_per_cpu_s'), medv(w, t, 'work_per_cpu_s')) for t in cmp_targets]
+                row += [ratio(medv(w, a, 'work_per_cpu_s'), medv(w, b, 'work_per_cpu_s')) for _, a, b in ratios]
                 L.append('| ' + ' | '.join(row) + ' |')
             L.append('')
             L.append('CPU-s = proxy CPU seconds consumed during one measurement (iperf3: a fixed duration; '
@@ -791,19 +845,42 @@ def report(args, bench: Bench) -> str:
         proxies = [t for t in targets if t != 'direct']
         L.append(f'### Memory: {args.conns} idle proven connections, fresh process each round')
         L.append('')
-        L.append('| Proxy | RSS idle (MB) | RSS with conns (MB) | RSS KB/conn | PSS KB/conn | fds/conn | SG/this (RSS KB/conn) |')
-        L.append('|---|---:|---:|---:|---:|---:|---:|')
+        mem_cols = (['streamgate'] if has_sg or not has_base else []) + ([BASE] if has_base else [])
+        lbl = {'streamgate': 'SG', BASE: 'SG-base'}
+        L.append('| Proxy | RSS idle (MB) | RSS with conns (MB) | RSS KB/conn | PSS KB/conn | fds/conn | '
+                 + ' | '.join(f'{lbl[c]}/this (RSS KB/conn)' for c in mem_cols) + ' |')
+        L.append('|---|---:|---:|---:|---:|---:|' + '---:|' * len(mem_cols))
         for t in proxies:
             b = medv('mem', t, 'rss_before_kb')
             a = medv('mem', t, 'rss_after_kb')
+            cells = [ratio(medv('mem', c), medv('mem', t)) if t != c and c in targets else '—' for c in mem_cols]
             L.append(f'| {t} | {fmt(b / 1024 if b else None, "KB/conn")} | {fmt(a / 1024 if a else None, "KB/conn")} | '
                      f'{fmt(medv("mem", t), "KB/conn")} | {fmt(medv("mem", t, "pss_kb_per_conn"), "KB/conn")} | '
-                     f'{fmt(medv("mem", t, "fds_per_conn"), "KB/conn")} | '
-                     f'{ratio(medv("mem", "streamgate"), medv("mem", t)) if has_sg and t != "streamgate" else "—"} |')
+                     f'{fmt(medv("mem", t, "fds_per_conn"), "KB/conn")} | ' + ' | '.join(cells) + ' |')
         L.append('')
         L.append('RSS/PSS summed over all processes of the proxy (nginx master + workers). '
                  'KB/conn = (with − idle) ÷ connections; each connection carries a proxied client and upstream socket. '
                  'fds/conn = open file descriptors added per connection (kernel socket/pipe buffers are not in RSS).')
+        L.append('')
+
+    if has_sg and has_base:
+        L.append(f'### streamgate vs {BASE} (this build ÷ baseline, medians)')
+        L.append('')
+        for w in args.workloads:
+            if w == 'mem':
+                L.append(f'- {WL[w]["title"]}: {fmt(medv(w, "streamgate"), WL[w]["unit"])} vs '
+                         f'{fmt(medv(w, BASE), WL[w]["unit"])} {WL[w]["unit"]} = {ratio(medv(w, "streamgate"), medv(w, BASE))} '
+                         f'(<1 = less memory)')
+                continue
+            wu = WL[w]['wunit']
+            L.append(f'- {WL[w]["title"]}: {fmt(medv(w, "streamgate"), WL[w]["unit"])} vs '
+                     f'{fmt(medv(w, BASE), WL[w]["unit"])} {WL[w]["unit"]} = {ratio(medv(w, "streamgate"), medv(w, BASE))}; '
+                     f'per proxy CPU-second {fmt(medv(w, "streamgate", "work_per_cpu_s"), wu)} vs '
+                     f'{fmt(medv(w, BASE, "work_per_cpu_s"), wu)} {wu} = '
+                     f'{ratio(medv(w, "streamgate", "work_per_cpu_s"), medv(w, BASE, "work_per_cpu_s"))}')
+        L.append('')
+        L.append('Both binaries ran side by side in the same rounds, in front of the same backend; the spread between '
+                 'rounds (below) is the noise floor for this comparison.')
         L.append('')
 
     L.append('### Per-round values')
@@ -865,7 +942,9 @@ def parse_args(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--rounds', type=int, default=None, help='rounds per workload (default 3, --quick: 1)')
     p.add_argument('--quick', action='store_true', help='smoke run: 1 round, short durations')
-    p.add_argument('--only', default=','.join(ALL_TARGETS), help='targets, comma separated: ' + ','.join(ALL_TARGETS))
+    p.add_argument('--only', default=None,
+                   help='targets, comma separated: ' + ','.join(ALL_TARGETS) + ' (default: all; '
+                        + BASE + ' only with --baseline-bin)')
     p.add_argument('--workloads', default=','.join(ALL_WORKLOADS), help='comma separated: ' + ','.join(ALL_WORKLOADS))
     p.add_argument('--duration', type=int, default=None, help='iperf3 seconds per run (default 5, quick 2)')
     p.add_argument('--requests', type=int, default=None, help='rps: requests per run (default 200000, quick 50000)')
@@ -874,6 +953,10 @@ def parse_args(argv):
     p.add_argument('--mem-timeout', type=float, default=120, help='mem: time limit to open+prove connections (s)')
     p.add_argument('--port-base', type=int, default=7100, help='first port to try for listeners (default 7100)')
     p.add_argument('--no-build', action='store_true', help='do not run dotnet build; use the existing binary')
+    p.add_argument('--baseline-bin', metavar='PATH', default=None,
+                   help=f'add target {BASE}: same config and flags as streamgate, but run with the streamgate '
+                        'executable PATH (e.g. a copy of an earlier artifacts/bin/StreamGate/release/ folder); '
+                        'the report adds its ratios and "SG/SG-base" (this build ÷ baseline). Never built.')
     p.add_argument('--results-dir', default=os.path.join(HERE, 'results'))
     a = p.parse_args(argv)
     q = a.quick
@@ -889,11 +972,17 @@ def parse_args(argv):
         log(f'mem: {want} connections need ~{2 * want + 1000} fds per proxy process but RLIMIT_NOFILE is {nofile}; using {cap}')
         want = cap
     a.conns = want
+    if a.baseline_bin:
+        a.baseline_bin = os.path.abspath(os.path.expanduser(a.baseline_bin))
+    if a.only is None:
+        a.only = ','.join(ALL_TARGETS if a.baseline_bin else DEFAULT_TARGETS)
     a.targets = [t.strip() for t in a.only.split(',') if t.strip()]
     a.workloads = [w.strip() for w in a.workloads.split(',') if w.strip()]
     for t in a.targets:
         if t not in ALL_TARGETS:
             p.error(f'unknown target {t}')
+        if t == BASE and not a.baseline_bin:
+            p.error(f'target {BASE} needs --baseline-bin PATH (a streamgate executable)')
     for w in a.workloads:
         if w not in ALL_WORKLOADS:
             p.error(f'unknown workload {w}')
@@ -926,6 +1015,15 @@ def main(argv) -> int:
             why = f'{NGINX_STREAM_MOD} missing (apt-get install libnginx-mod-stream)'
         elif t == 'streamgate':
             why = build_streamgate(a)
+        elif t == BASE:
+            if not os.path.isfile(a.baseline_bin) or not os.access(a.baseline_bin, os.X_OK):
+                why = f'--baseline-bin {a.baseline_bin} is not an executable file'
+            elif not a.baseline_bin.endswith('.dll') and not os.path.exists(a.baseline_bin + '.dll'):
+                log(f'warning: no {os.path.basename(a.baseline_bin)}.dll next to --baseline-bin; an apphost needs '
+                    'its whole folder (copy all of artifacts/bin/StreamGate/release/, not just the executable)')
+            elif os.path.realpath(a.baseline_bin) == os.path.realpath(SG_BIN):
+                log(f'warning: --baseline-bin is the same file as the streamgate binary ({SG_BIN}); '
+                    'the build step may have overwritten it, so copy the baseline folder elsewhere first')
         if why:
             log(f'SKIPPING target {t}: {why}')
             skipped.append(f'target {t} skipped: {why}')

@@ -6,6 +6,14 @@
 #   bench/run.sh --rounds 5 --only streamgate,nginx --workloads rps,cps
 #   bench/run.sh --help                 # all flags
 #
+# Before/after a change in one run (issue 6): keep a copy of the earlier build's whole output folder, then
+#   cp -a artifacts/bin/StreamGate/release /tmp/sg-base      # before the change (the apphost needs its dlls)
+#   ... change src/, then:
+#   bench/run.sh --baseline-bin /tmp/sg-base/streamgate      # builds the current tree as `streamgate`
+# --baseline-bin PATH adds the target `streamgate-base`: same config and flags as `streamgate`, run with the
+# executable PATH (never built), in every workload and interleaved in every round; the report adds its ratios
+# to nginx/haproxy and "SG/SG-base" (this build ÷ baseline). `--only` accepts streamgate-base.
+#
 # Builds StreamGate (dotnet build -c Release) unless --no-build; a target whose binary/tool is missing is
 # skipped with a message. Results: stdout and bench/results/latest.md (+ latest.json). See docs/benchmarks.md.
 #
