@@ -86,8 +86,20 @@ internal sealed partial class GatewayHost : IAsyncDisposable
         }
     }
 
-    public async Task ShutdownAsync()
+    /// <summary>Completes when the data plane has no event loop left: the process should exit non-zero.</summary>
+    public Task Failed => _proxy?.AllLoopsFailed ?? Task.Delay(Timeout.Infinite);
+
+    /// <summary>
+    /// Stops in the order that loses nothing: listeners first (what waits in their backlogs is accepted and
+    /// served), then the admin API and configuration watchers, then open connections get the grace period.
+    /// <paramref name="force"/> (a second SIGTERM) cuts the grace period short.
+    /// </summary>
+    public async Task ShutdownAsync(CancellationToken force = default)
     {
+        if (_proxy is not null)
+        {
+            await _proxy.StopAcceptingAsync().ConfigureAwait(false);
+        }
         if (_admin is not null)
         {
             await _admin.DisposeAsync().ConfigureAwait(false);
@@ -102,7 +114,7 @@ internal sealed partial class GatewayHost : IAsyncDisposable
         }
         if (_proxy is not null)
         {
-            await _proxy.ShutdownAsync(_config.ShutdownGrace).ConfigureAwait(false);
+            await _proxy.DrainAsync(_config.ShutdownGrace, force).ConfigureAwait(false);
         }
     }
 

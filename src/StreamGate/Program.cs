@@ -118,11 +118,14 @@ internal static partial class Program
 
     private static async Task<int> RunAsync(string configPath)
     {
-        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
-        }));
+        using var loggers = LoggerFactory.Create(b => b
+            .AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
+            })
+            // A console nobody reads fast enough must not stall an event loop: drop lines rather than wait.
+            .AddConsole(o => o.QueueFullMode = Microsoft.Extensions.Logging.Console.ConsoleLoggerQueueFullMode.DropWrite));
         var logger = loggers.CreateLogger("StreamGate");
         GatewayConfig config;
         try
@@ -148,17 +151,33 @@ internal static partial class Program
         Started(logger, Version(), Path.GetFullPath(configPath));
 
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var force = new CancellationTokenSource();
+        var signals = 0;
         void OnSignal(PosixSignalContext context)
         {
             context.Cancel = true;
-            stop.TrySetResult();
+            // The first SIGTERM/Ctrl+C drains gracefully; a second one closes what is still open at once.
+            if (Interlocked.Increment(ref signals) == 1)
+            {
+                stop.TrySetResult();
+            }
+            else
+            {
+                ForcingStop(logger);
+                force.Cancel();
+            }
         }
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        await stop.Task.ConfigureAwait(false);
+        var ended = await Task.WhenAny(stop.Task, gateway.Failed).ConfigureAwait(false);
+        if (ended != stop.Task)
+        {
+            await gateway.ShutdownAsync(force.Token).ConfigureAwait(false);
+            return 1;
+        }
 
         ShuttingDown(logger, config.ShutdownGrace.TotalSeconds);
-        await gateway.ShutdownAsync().ConfigureAwait(false);
+        await gateway.ShutdownAsync(force.Token).ConfigureAwait(false);
         Stopped(logger);
         return 0;
     }
@@ -182,4 +201,7 @@ internal static partial class Program
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Stopped")]
     private static partial void Stopped(ILogger logger);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "Second stop signal: closing open connections now")]
+    private static partial void ForcingStop(ILogger logger);
 }

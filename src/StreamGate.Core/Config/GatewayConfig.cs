@@ -30,6 +30,13 @@ internal sealed record GatewayConfig
     /// <summary>Event-loop threads (nginx_config.worker_processes); "auto" is one per core, as in nginx.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// nginx_config.event.worker_connections: connections one event loop holds at most. Null (the default) derives
+    /// it from the open-files limit, so the process never runs out of descriptors (APISIX's fixed 10620 would
+    /// exceed a 1,024 or 20,000 limit and fail accept() instead).
+    /// </summary>
+    public int? WorkerConnections { get; init; }
+
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
     /// <summary>deployment.sqlite.path, resolved against config.yaml's folder.</summary>

@@ -66,7 +66,7 @@ internal static class GatewayConfigLoader
 
         var deployment = ReadDeployment(top, errors);
         var (keyring, controlEnabled, controlIp, controlPort, drain) = apisix is null ? (GatewayConfig.DefaultKeyring, true, "127.0.0.1", 9090, null) : ReadApisixExtras(apisix, errors);
-        var (accessLog, workers, grace) = ReadNginxConfig(top, errors);
+        var (accessLog, workers, grace, workerConnections) = ReadNginxConfig(top, errors);
         if (errors.Count > 0)
         {
             throw new ConfigException(errors);
@@ -89,6 +89,7 @@ internal static class GatewayConfigLoader
             DrainOnChange = drain,
             AccessLog = accessLog,
             Workers = workers,
+            WorkerConnections = workerConnections,
             ShutdownGrace = grace,
             Warnings = warnings,
         };
@@ -399,15 +400,27 @@ internal static class GatewayConfigLoader
         }
     }
 
-    private static (AccessLogOptions AccessLog, int Workers, TimeSpan Grace) ReadNginxConfig(JsonObject top, List<ConfigError> errors)
+    private static (AccessLogOptions AccessLog, int Workers, TimeSpan Grace, int? WorkerConnections) ReadNginxConfig(JsonObject top, List<ConfigError> errors)
     {
         var accessLog = new AccessLogOptions();
         var workers = Environment.ProcessorCount;
         var grace = TimeSpan.FromSeconds(30);
+        int? workerConnections = null;
         var nginx = Section(top, "nginx_config", "", errors);
         if (nginx is null)
         {
-            return (accessLog, workers, grace);
+            return (accessLog, workers, grace, workerConnections);
+        }
+        if (Section(nginx, "event", "nginx_config", errors) is { } events && events["worker_connections"] is { } wc)
+        {
+            if (JsonObjectReader.TryGetInteger(wc, out var n) && n is >= 1 and <= 1_000_000)
+            {
+                workerConnections = (int)n;
+            }
+            else
+            {
+                errors.Add(new ConfigError("nginx_config.event.worker_connections", "expected a number of connections per event loop from 1 to 1000000 (or leave it out: it is then derived from the open-files limit)"));
+            }
         }
         if (nginx["worker_processes"] is { } wp)
         {
@@ -445,7 +458,7 @@ internal static class GatewayConfigLoader
             }
             accessLog = new AccessLogOptions { Enabled = enabled, Path = logPath, Format = format };
         }
-        return (accessLog, workers, grace);
+        return (accessLog, workers, grace, workerConnections);
     }
 
     /// <summary>nginx time syntax: "30s", "2m", "1h", "500ms", or a bare number of seconds.</summary>

@@ -67,6 +67,20 @@ internal sealed class AccessLogFormat
     public static IEnumerable<string> UnknownVariables(string format) =>
         Tokenize(format).Where(t => t.Variable is not null && Array.IndexOf(KnownVariables, t.Variable) < 0).Select(t => t.Variable!);
 
+    /// <summary>Whether the format prints <paramref name="variable"/> (the data plane skips work nobody reads).</summary>
+    public bool Uses(string variable)
+    {
+        var index = Array.IndexOf(KnownVariables, variable);
+        foreach (var (_, v) in _segments)
+        {
+            if (v == index)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public string Format(in AccessLogRecord record)
     {
         var sb = new StringBuilder(128);

@@ -41,6 +41,7 @@ internal sealed class RouteTable
             var route = _routes[i];
             _next[i] = End;
             _byId.TryAdd(route.Id, route);
+            UsesServerAddress |= route.ServerAddress is not null;
             if (route.RemoteAddress is { } remote)
             {
                 File(remoteByLength, remote, i);
@@ -90,6 +91,9 @@ internal sealed class RouteTable
     public static RouteTable Empty { get; } = new([]);
 
     public IReadOnlyList<StreamRoute> Routes => _routes;
+
+    /// <summary>Whether any route matches on server_addr: only then does a wildcard listener ask getsockname per connection.</summary>
+    public bool UsesServerAddress { get; }
 
     public StreamRoute? FindById(string id) => _byId.GetValueOrDefault(id);
 

@@ -1,3 +1,4 @@
+using StreamGate.Proxy.Preread;
 using StreamGate.Upstreams;
 
 namespace StreamGate.Routing;
@@ -24,6 +25,9 @@ internal sealed class StreamRoute
     public int ServerPort { get; }
 
     public Upstream Upstream { get; }
+
+    /// <summary>Hooks run after this route matched, before connecting (the route's stream plugins).</summary>
+    public IPrereadHook[] PrereadHooks { get; init; } = [];
 
     public bool Matches(in ConnectionAddresses connection) =>
         (ServerPort == 0 || ServerPort == connection.ServerPort) &&

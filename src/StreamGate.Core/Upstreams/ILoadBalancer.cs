@@ -8,7 +8,38 @@ namespace StreamGate.Upstreams;
 /// </summary>
 internal interface ILoadBalancer
 {
-    int Pick(in ConnectionAddresses connection, ref TriedNodes tried);
+    int Pick(in PickContext context, ref TriedNodes tried);
+
+    /// <summary>
+    /// Null for balancers that learn nothing from outcomes (round robin). least_conn, ewma and passive health
+    /// checks return themselves, and the session then reports every attempt's outcome.
+    /// </summary>
+    IBalancerFeedback? Feedback { get; }
+}
+
+/// <summary>Outcomes of connection attempts, reported by the event loop that made them (never concurrently per loop).</summary>
+internal interface IBalancerFeedback
+{
+    /// <summary>The node accepted the connection after <paramref name="connectMs"/> milliseconds.</summary>
+    void Connected(int node, long connectMs, int loopIndex);
+
+    /// <summary>The attempt failed (refused, timed out, reset before proxying).</summary>
+    void Failed(int node, int loopIndex);
+
+    /// <summary>A connection that <see cref="Connected"/> reported has ended.</summary>
+    void Released(int node, int loopIndex);
+}
+
+/// <summary>What a balancer may key on for one connection: its addresses, a hash key, and which loop asks.</summary>
+internal readonly struct PickContext(in ConnectionAddresses addresses, int loopIndex, string? hashKey = null)
+{
+    public readonly ConnectionAddresses Addresses = addresses;
+
+    /// <summary>The event loop picking: balancers keep per-loop state so a pick takes no lock (nginx without a zone).</summary>
+    public readonly int LoopIndex = loopIndex;
+
+    /// <summary>chash's key when it is not an address (a variable's value); null otherwise.</summary>
+    public readonly string? HashKey = hashKey;
 }
 
 /// <summary>The addresses that identify a connection: what routes match on and hashing balancers key on.</summary>

@@ -5,18 +5,21 @@ namespace StreamGate.Upstreams;
 /// eligible node's weight to its running score, takes the highest and subtracts the total from it, spreading
 /// picks evenly (weights 5,1,1 give a a b a c a a, not a a a a a b c). Nodes form priority groups: a lower
 /// group is used only when every node of the higher ones has been tried for this connection, as APISIX does.
+/// Each event loop keeps its own scores, as each nginx worker does without a shared zone: a pick takes no lock
+/// and shares no cache line with another core, and each loop's sequence is smooth on its own.
 /// </summary>
 internal sealed class RoundRobinBalancer : ILoadBalancer
 {
     private readonly int[][] _groups;
     private readonly int[] _weights;
-    private readonly long[] _current;
-    private readonly Lock _lock = new();
+
+    // Scores per loop index, created by that loop on its first pick; only that loop reads or writes its array.
+    private long[]?[] _scores = new long[]?[Environment.ProcessorCount];
+    private readonly Lock _grow = new();
 
     public RoundRobinBalancer(IReadOnlyList<UpstreamNode> nodes)
     {
         _weights = new int[nodes.Count];
-        _current = new long[nodes.Count];
         for (var i = 0; i < nodes.Count; i++)
         {
             _weights[i] = nodes[i].Weight;
@@ -28,36 +31,57 @@ internal sealed class RoundRobinBalancer : ILoadBalancer
             .ToArray();
     }
 
-    public int Pick(in ConnectionAddresses connection, ref TriedNodes tried)
+    public IBalancerFeedback? Feedback => null;
+
+    public int Pick(in PickContext context, ref TriedNodes tried)
     {
-        lock (_lock)
+        var current = Scores(context.LoopIndex);
+        foreach (var group in _groups)
         {
-            foreach (var group in _groups)
+            var best = -1;
+            long total = 0;
+            foreach (var node in group)
             {
-                var best = -1;
-                long total = 0;
-                foreach (var node in group)
+                var weight = _weights[node];
+                if (weight == 0 || tried.Contains(node))
                 {
-                    var weight = _weights[node];
-                    if (weight == 0 || tried.Contains(node))
-                    {
-                        continue;
-                    }
-                    _current[node] += weight;
-                    total += weight;
-                    if (best < 0 || _current[node] > _current[best])
-                    {
-                        best = node;
-                    }
+                    continue;
                 }
-                if (best >= 0)
+                current[node] += weight;
+                total += weight;
+                if (best < 0 || current[node] > current[best])
                 {
-                    _current[best] -= total;
-                    return best;
+                    best = node;
                 }
+            }
+            if (best >= 0)
+            {
+                current[best] -= total;
+                return best;
             }
         }
         return -1;
+    }
+
+    private long[] Scores(int loop)
+    {
+        var all = Volatile.Read(ref _scores);
+        if ((uint)loop < (uint)all.Length && all[loop] is { } mine)
+        {
+            return mine;
+        }
+        // Once per loop and upstream: more loops than cores (worker_processes N) grow the table.
+        lock (_grow)
+        {
+            all = _scores;
+            if (loop >= all.Length)
+            {
+                Array.Resize(ref all, loop + 1);
+            }
+            var created = all[loop] ??= new long[_weights.Length];
+            Volatile.Write(ref _scores, all);
+            return created;
+        }
     }
 }
 
@@ -68,5 +92,7 @@ internal sealed class SingleNodeBalancer : ILoadBalancer
 
     public SingleNodeBalancer(UpstreamNode node) => _usable = node.Weight > 0;
 
-    public int Pick(in ConnectionAddresses connection, ref TriedNodes tried) => _usable && !tried.Contains(0) ? 0 : -1;
+    public IBalancerFeedback? Feedback => null;
+
+    public int Pick(in PickContext context, ref TriedNodes tried) => _usable && !tried.Contains(0) ? 0 : -1;
 }

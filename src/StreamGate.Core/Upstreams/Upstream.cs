@@ -14,12 +14,7 @@ internal sealed class Upstream
         RetryTimeoutMs = (long)(config.RetryTimeout * 1000);
         ConnectTimeoutMs = Math.Max(1, (long)(config.Timeout.Connect * 1000));
         IdleTimeoutMs = Math.Max(1, (long)(config.Timeout.Idle * 1000));
-        Fingerprint = string.Join(',', Nodes.Select(n => $"{n.Host}:{n.Port}/{n.Weight}/{n.Priority}")) +
-            $"|{Retries}|{RetryTimeoutMs}|{ConnectTimeoutMs}|{IdleTimeoutMs}";
     }
-
-    /// <summary>What the upstream is, as text: two snapshots' upstreams with equal fingerprints send connections alike.</summary>
-    public string Fingerprint { get; }
 
     /// <summary>The upstream's id, or "route:&lt;id&gt;" / "service:&lt;id&gt;" for an inline one.</summary>
     public string Id { get; }
@@ -37,4 +32,17 @@ internal sealed class Upstream
     public long ConnectTimeoutMs { get; }
 
     public long IdleTimeoutMs { get; }
+
+    /// <summary>Whether a node with this address is still among the nodes (drain_on_change keeps its connections).</summary>
+    public bool HasNode(UpstreamNode node)
+    {
+        foreach (var candidate in Nodes)
+        {
+            if (candidate.Port == node.Port && candidate.Host == node.Host && Equals(candidate.Address, node.Address))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 }

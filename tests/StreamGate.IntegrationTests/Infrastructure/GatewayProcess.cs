@@ -190,6 +190,27 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         return 0;
     }
 
+    /// <summary>Sockets the gateway holds open (listeners, connections), from /proc/PID/fd.</summary>
+    public int OpenSockets()
+    {
+        var count = 0;
+        foreach (var fd in System.IO.Directory.GetFiles($"/proc/{Process.Id}/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget?.StartsWith("socket:", StringComparison.Ordinal) == true)
+                {
+                    count++;
+                }
+            }
+            catch (IOException)
+            {
+                // Closed while we looked.
+            }
+        }
+        return count;
+    }
+
     public bool HasExited => Process.HasExited;
 
     public void Terminate() => _ = Kill(Process.Id, 15);

@@ -5,7 +5,7 @@ namespace StreamGate.Tests.Upstreams;
 
 public class RoundRobinBalancerTests
 {
-    private static readonly ConnectionAddresses Client = Connection("10.0.0.1", "127.0.0.1", 9100);
+    private static readonly PickContext Client = new(Connection("10.0.0.1", "127.0.0.1", 9100), loopIndex: 0);
 
     private static int Pick(ILoadBalancer balancer)
     {

@@ -13,11 +13,13 @@ internal static unsafe partial class LibC
     private const string Lib = "libc";
 
     public const int EINTR = 4;
+    public const int EBADF = 9;
     public const int EAGAIN = 11;
     public const int ENOMEM = 12;
     public const int ENFILE = 23;
     public const int EMFILE = 24;
     public const int EPIPE = 32;
+    public const int EADDRINUSE = 98;
     public const int ECONNABORTED = 103;
     public const int ECONNRESET = 104;
     public const int ENOBUFS = 105;
@@ -137,19 +139,27 @@ internal static unsafe partial class LibC
 
     public static int SetIntOption(int fd, int level, int name, int value) => SetSockOpt(fd, level, name, &value, sizeof(int));
 
-    /// <summary>Raises the soft open-files limit to the hard one, as nginx's worker_rlimit_nofile does; returns the new soft limit.</summary>
-    public static ulong RaiseOpenFileLimit()
+    /// <summary>
+    /// Raises the soft open-files limit to the hard one, as nginx's worker_rlimit_nofile does; returns the soft
+    /// limit before and after (equal when it was already at the hard limit or could not be raised).
+    /// </summary>
+    public static (ulong Previous, ulong Current) RaiseOpenFileLimit()
     {
         RLimit limit;
         if (GetRLimit(RLIMIT_NOFILE, &limit) != 0)
         {
-            return 0;
+            return (1024, 1024);
         }
+        var previous = limit.Current;
         if (limit.Current < limit.Maximum)
         {
-            limit.Current = limit.Maximum;
-            _ = SetRLimit(RLIMIT_NOFILE, &limit);
+            var raised = limit;
+            raised.Current = raised.Maximum;
+            if (SetRLimit(RLIMIT_NOFILE, &raised) == 0)
+            {
+                return (previous, raised.Current);
+            }
         }
-        return limit.Current;
+        return (previous, previous);
     }
 }

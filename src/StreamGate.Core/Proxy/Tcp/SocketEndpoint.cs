@@ -1,0 +1,113 @@
+using StreamGate.Proxy.Native;
+using StreamGate.Proxy.Transports;
+
+namespace StreamGate.Proxy.Tcp;
+
+/// <summary>
+/// One socket of a session and what epoll last said about it. Readiness is kept per socket, not per
+/// direction, so each flow asks its source whether it is readable and its destination whether it is writable.
+/// Edge-triggered: a flag is set by an event and cleared when a call would block.
+/// </summary>
+internal sealed unsafe class SocketEndpoint
+{
+    public int Fd = -1;
+
+    /// <summary>The registration's generation; events carrying another one are for an earlier socket.</summary>
+    public uint Generation;
+
+    public bool Readable;
+    public bool Writable;
+
+    /// <summary>
+    /// epoll reported the peer's FIN or an error (EPOLLRDHUP/HUP/ERR). No further edge will announce more data,
+    /// so a short read no longer proves the socket drained: keep reading until recv returns 0 or EAGAIN.
+    /// </summary>
+    public bool HangupSeen;
+
+    /// <summary>epoll reported EPOLLERR: SO_ERROR says what happened.</summary>
+    public bool ErrorSeen;
+
+    /// <summary>Null for a plain socket (recv/send straight to the kernel); TLS sets one.</summary>
+    public ITransport? Transport;
+
+    public bool IsOpen => Fd >= 0;
+
+    public void Apply(uint events)
+    {
+        if ((events & (LibC.EPOLLIN | LibC.EPOLLRDHUP | LibC.EPOLLHUP | LibC.EPOLLERR)) != 0)
+        {
+            Readable = true;
+        }
+        if ((events & (LibC.EPOLLOUT | LibC.EPOLLHUP | LibC.EPOLLERR)) != 0)
+        {
+            Writable = true;
+        }
+        if ((events & (LibC.EPOLLRDHUP | LibC.EPOLLHUP | LibC.EPOLLERR)) != 0)
+        {
+            HangupSeen = true;
+        }
+        if ((events & LibC.EPOLLERR) != 0)
+        {
+            ErrorSeen = true;
+        }
+    }
+
+    /// <summary>The socket's pending error (SO_ERROR), which reading also clears; 0 when there is none.</summary>
+    public int TakeError()
+    {
+        var error = 0;
+        var length = sizeof(int);
+        return LibC.GetSockOpt(Fd, LibC.SOL_SOCKET, LibC.SO_ERROR, &error, &length) == 0 ? error : LibC.Errno;
+    }
+
+    public nint Receive(byte* buffer, int length, out int errno)
+    {
+        if (Transport is { } transport)
+        {
+            return transport.Receive(Fd, buffer, length, out errno);
+        }
+        var received = LibC.Recv(Fd, buffer, length, 0);
+        errno = received < 0 ? LibC.Errno : 0;
+        return received;
+    }
+
+    public nint Send(byte* buffer, int length, out int errno)
+    {
+        if (Transport is { } transport)
+        {
+            return transport.Send(Fd, buffer, length, out errno);
+        }
+        var sent = LibC.Send(Fd, buffer, length, LibC.MSG_NOSIGNAL);
+        errno = sent < 0 ? LibC.Errno : 0;
+        return sent;
+    }
+
+    /// <summary>Closes the socket; with <paramref name="reset"/> the peer gets RST instead of FIN.</summary>
+    public void Close(bool reset)
+    {
+        if (Fd < 0)
+        {
+            return;
+        }
+        if (reset)
+        {
+            // SO_LINGER with a zero timeout makes close() send RST instead of FIN.
+            var linger = new LibC.Linger { OnOff = 1, Seconds = 0 };
+            _ = LibC.SetSockOpt(Fd, LibC.SOL_SOCKET, LibC.SO_LINGER, &linger, sizeof(LibC.Linger));
+        }
+        _ = LibC.Close(Fd);
+        Transport?.Release();
+        Reset();
+    }
+
+    public void Reset()
+    {
+        Fd = -1;
+        Generation = 0;
+        Readable = false;
+        Writable = false;
+        HangupSeen = false;
+        ErrorSeen = false;
+        Transport = null;
+    }
+}
