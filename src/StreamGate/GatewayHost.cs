@@ -44,7 +44,7 @@ internal sealed partial class GatewayHost : IAsyncDisposable
         if (_config.Role == "data_plane")
         {
             _standalone = new StandaloneConfigWatcher(_config.StandalonePath, _snapshots, _logger);
-            _standalone.LoadInitial();
+            await _standalone.LoadInitialAsync().ConfigureAwait(false);
         }
         else
         {

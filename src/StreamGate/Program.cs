@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using StreamGate.Config;
 using StreamGate.Runtime;
 
@@ -42,7 +43,7 @@ internal static partial class Program
         return command switch
         {
             "run" => await RunAsync(configPath).ConfigureAwait(false),
-            "validate" => Validate(configPath),
+            "validate" => await ValidateAsync(configPath).ConfigureAwait(false),
             _ => UnknownCommand(command),
         };
     }
@@ -73,7 +74,7 @@ internal static partial class Program
         return true;
     }
 
-    private static int Validate(string configPath)
+    private static async Task<int> ValidateAsync(string configPath)
     {
         var errors = new List<string>();
         GatewayConfig? config = null;
@@ -96,7 +97,9 @@ internal static partial class Program
         {
             try
             {
-                StandaloneConfigWatcher.LoadSnapshot(standalone, 0);
+                // Names are looked up as a run would, so validate takes as long; one that does not resolve is
+                // not an error (a run starts with it too, its nodes skipped) and is not reported here.
+                await StandaloneConfigWatcher.LoadSnapshotAsync(standalone, 0, new HostResolver(NullLogger.Instance)).ConfigureAwait(false);
             }
             catch (ConfigException e)
             {

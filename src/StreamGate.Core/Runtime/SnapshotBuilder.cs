@@ -1,6 +1,5 @@
 using System.Net;
 using System.Runtime.CompilerServices;
-using System.Net.Sockets;
 using StreamGate.Config;
 using StreamGate.Routing;
 using StreamGate.Upstreams;
@@ -9,22 +8,35 @@ namespace StreamGate.Runtime;
 
 /// <summary>
 /// Resolves a <see cref="ConfigSet"/> into a <see cref="RuntimeSnapshot"/>: follows upstream_id and service_id
-/// references, inherits a service's upstream, resolves node host names once, compiles the route table.
-/// Every dangling reference is reported; a set with any is refused as a whole.
+/// references, inherits a service's upstream, gives nodes the addresses their host names resolved to, compiles
+/// the route table. Every dangling reference is reported; a set with any is refused as a whole. Each source of
+/// configuration owns one builder, and with it the runtime objects it may reuse.
 /// </summary>
-internal static class SnapshotBuilder
+internal sealed class SnapshotBuilder
 {
+    private readonly HostResolver _resolver;
     // Runtime objects built from a config object are reused while that same object is still in use: a store
     // keeps the parsed object of an unchanged key, so a write to one route rebuilds one route, not 10,000, and
-    // unchanged upstreams keep their balancer state. Weak keys: entries go with the config objects.
-    private static readonly ConditionalWeakTable<UpstreamConfig, Upstream> s_upstreams = new();
-    private static readonly ConditionalWeakTable<StreamRouteConfig, StreamRoute> s_routes = new();
+    // unchanged upstreams keep their balancer state. An upstream is reused only while its names also resolve to
+    // the addresses it was built with. Weak keys: entries go with the config objects.
+    private readonly ConditionalWeakTable<UpstreamConfig, BuiltUpstream> _upstreams = new();
+    private readonly ConditionalWeakTable<StreamRouteConfig, StreamRoute> _routes = new();
 
-    /// <summary>Builds a snapshot, or throws with every problem: a file is applied whole or not at all.</summary>
-    public static RuntimeSnapshot Build(ConfigSet config, long version, Func<string, IPAddress?>? resolve = null)
+    public SnapshotBuilder(HostResolver resolver) => _resolver = resolver;
+
+    /// <summary>Resolves the set's host names, then builds; throws with every problem (a file is applied whole or not at all).</summary>
+    public async Task<RuntimeSnapshot> BuildAsync(ConfigSet config, long version, CancellationToken cancellation = default)
+    {
+        var hosts = await _resolver.ResolveAsync(config, cancellation).ConfigureAwait(false);
+        return Build(config, version, hosts);
+    }
+
+    /// <summary>Builds a snapshot on addresses already resolved, or throws with every problem.</summary>
+    /// <param name="hosts">Host name to address (null: did not resolve), as <see cref="HostResolver.ResolveAsync"/> gives; IP literals need no entry.</param>
+    public RuntimeSnapshot Build(ConfigSet config, long version, IReadOnlyDictionary<string, IPAddress?> hosts)
     {
         var errors = new List<ConfigError>();
-        var snapshot = Build(config, version, errors, resolve);
+        var snapshot = Build(config, version, errors, hosts);
         if (errors.Count > 0)
         {
             throw new ConfigException(errors);
@@ -35,14 +47,14 @@ internal static class SnapshotBuilder
     /// <summary>
     /// Builds a snapshot of everything that resolves and reports the rest in <paramref name="errors"/>: a store
     /// applies each write on its own, so one route whose service was force-deleted must not stop the others.
+    /// Synchronous and free of I/O: the names were looked up before.
     /// </summary>
-    public static RuntimeSnapshot Build(ConfigSet config, long version, List<ConfigError> errors, Func<string, IPAddress?>? resolve = null)
+    public RuntimeSnapshot Build(ConfigSet config, long version, List<ConfigError> errors, IReadOnlyDictionary<string, IPAddress?> hosts)
     {
-        resolve ??= ResolveHost;
         var named = new Dictionary<string, Upstream>(StringComparer.Ordinal);
         foreach (var (id, upstream) in config.Upstreams)
         {
-            named[id] = CreateUpstream(id, upstream, resolve);
+            named[id] = CreateUpstream(id, upstream, hosts);
         }
         var services = new Dictionary<string, Upstream?>(StringComparer.Ordinal);
         foreach (var (id, service) in config.Services)
@@ -50,7 +62,7 @@ internal static class SnapshotBuilder
             Upstream? upstream = null;
             if (service.Upstream is not null)
             {
-                upstream = CreateUpstream("service:" + id, service.Upstream, resolve);
+                upstream = CreateUpstream("service:" + id, service.Upstream, hosts);
             }
             else if (service.UpstreamId is not null && !named.TryGetValue(service.UpstreamId, out upstream))
             {
@@ -71,7 +83,7 @@ internal static class SnapshotBuilder
             }
             if (route.Upstream is not null)
             {
-                upstream = CreateUpstream("route:" + route.Id, route.Upstream, resolve);
+                upstream = CreateUpstream("route:" + route.Id, route.Upstream, hosts);
             }
             else if (route.UpstreamId is not null)
             {
@@ -90,7 +102,7 @@ internal static class SnapshotBuilder
                 errors.Add(new ConfigError(path, $"the route has no upstream: its service [{route.ServiceId}] has none either; set upstream or upstream_id on the route or the service"));
                 continue;
             }
-            if (!s_routes.TryGetValue(route, out var compiled) || !ReferenceEquals(compiled.Upstream, upstream))
+            if (!_routes.TryGetValue(route, out var compiled) || !ReferenceEquals(compiled.Upstream, upstream))
             {
                 compiled = new StreamRoute(
                     route.Id,
@@ -98,7 +110,7 @@ internal static class SnapshotBuilder
                     route.ServerAddr is null ? null : Prefix(route.ServerAddr),
                     route.ServerPort ?? 0,
                     upstream);
-                s_routes.AddOrUpdate(route, compiled);
+                _routes.AddOrUpdate(route, compiled);
             }
             routes.Add(compiled);
         }
@@ -108,41 +120,47 @@ internal static class SnapshotBuilder
     private static IpPrefix Prefix(string text) =>
         IpPrefix.TryParse(text, out var prefix) ? prefix : throw new InvalidOperationException($"validated address {text} did not parse");
 
-    private static Upstream CreateUpstream(string id, UpstreamConfig config, Func<string, IPAddress?> resolve)
+    private Upstream CreateUpstream(string id, UpstreamConfig config, IReadOnlyDictionary<string, IPAddress?> hosts)
     {
-        if (s_upstreams.TryGetValue(config, out var existing) && existing.Id == id)
+        if (_upstreams.TryGetValue(config, out var built) && built.Upstream.Id == id && built.SameAddresses(config, hosts))
         {
-            return existing;
+            return built.Upstream;
         }
-        var created = CreateUpstreamUncached(id, config, resolve);
-        s_upstreams.AddOrUpdate(config, created);
+        var addresses = new IPAddress?[config.Nodes.Count];
+        var nodes = new List<UpstreamNode>(config.Nodes.Count);
+        var hasNames = false;
+        for (var i = 0; i < config.Nodes.Count; i++)
+        {
+            var node = config.Nodes[i];
+            hasNames |= !IPAddress.TryParse(node.Host, out var address);
+            address ??= hosts.GetValueOrDefault(node.Host);
+            addresses[i] = address;
+            nodes.Add(new UpstreamNode(node.Host, node.Port, node.Weight, node.Priority, address));
+        }
+        var created = new Upstream(id, nodes, config);
+        _upstreams.AddOrUpdate(config, new BuiltUpstream(created, hasNames ? addresses : null));
         return created;
     }
 
-    private static Upstream CreateUpstreamUncached(string id, UpstreamConfig config, Func<string, IPAddress?> resolve)
+    /// <summary>An upstream and the node addresses it was built with (null when every node is an IP literal).</summary>
+    private sealed record BuiltUpstream(Upstream Upstream, IPAddress?[]? Addresses)
     {
-        var nodes = new List<UpstreamNode>(config.Nodes.Count);
-        foreach (var node in config.Nodes)
+        public bool SameAddresses(UpstreamConfig config, IReadOnlyDictionary<string, IPAddress?> hosts)
         {
-            nodes.Add(new UpstreamNode(node.Host, node.Port, node.Weight, node.Priority, resolve(node.Host)));
-        }
-        return new Upstream(id, nodes, config);
-    }
-
-    private static IPAddress? ResolveHost(string host)
-    {
-        if (IPAddress.TryParse(host, out var literal))
-        {
-            return literal;
-        }
-        try
-        {
-            var addresses = Dns.GetHostAddresses(host);
-            return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault();
-        }
-        catch (SocketException)
-        {
-            return null;
+            if (Addresses is null)
+            {
+                return true;
+            }
+            for (var i = 0; i < Addresses.Length; i++)
+            {
+                var host = config.Nodes[i].Host;
+                var current = IPAddress.TryParse(host, out var literal) ? literal : hosts.GetValueOrDefault(host);
+                if (!Equals(current, Addresses[i]))
+                {
+                    return false;
+                }
+            }
+            return true;
         }
     }
 }

@@ -16,21 +16,24 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
     private readonly SnapshotHolder _snapshots;
     private readonly ILogger _logger;
     private readonly TimeSpan _interval;
+    private readonly SnapshotBuilder _builder;
     private readonly CancellationTokenSource _stop = new();
     private byte[] _lastHash = [];
     private long _version;
     private Task? _polling;
 
-    public StandaloneConfigWatcher(string path, SnapshotHolder snapshots, ILogger logger, TimeSpan? interval = null)
+    /// <param name="resolver">Looks up node host names before each build; one of its own unless a test supplies one.</param>
+    public StandaloneConfigWatcher(string path, SnapshotHolder snapshots, ILogger logger, TimeSpan? interval = null, HostResolver? resolver = null)
     {
         _path = path;
         _snapshots = snapshots;
         _logger = logger;
         _interval = interval ?? TimeSpan.FromSeconds(1);
+        _builder = new SnapshotBuilder(resolver ?? new HostResolver(logger));
     }
 
-    /// <summary>Reads, validates and builds the file's configuration without applying it.</summary>
-    public static RuntimeSnapshot LoadSnapshot(string path, long version)
+    /// <summary>Reads, validates and builds the file's configuration without applying it (streamgate validate).</summary>
+    public static async Task<RuntimeSnapshot> LoadSnapshotAsync(string path, long version, HostResolver resolver, CancellationToken cancellation = default)
     {
         string text;
         try
@@ -41,15 +44,15 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
         {
             throw new ConfigException(StandaloneFile.FileName, $"cannot read {path}: {e.Message}");
         }
-        return SnapshotBuilder.Build(StandaloneFile.Parse(text), version);
+        return await new SnapshotBuilder(resolver).BuildAsync(StandaloneFile.Parse(text), version, cancellation).ConfigureAwait(false);
     }
 
     /// <summary>The first load: errors propagate, so a gateway never starts on a bad file.</summary>
-    public void LoadInitial()
+    public async Task LoadInitialAsync(CancellationToken cancellation = default)
     {
         var text = File.Exists(_path) ? File.ReadAllText(_path) : throw new ConfigException(StandaloneFile.FileName, $"{_path} does not exist; deployment.role data_plane with config_provider yaml reads its routes from it");
         _lastHash = SHA256.HashData(Encoding.UTF8.GetBytes(text));
-        var snapshot = SnapshotBuilder.Build(StandaloneFile.Parse(text), ++_version);
+        var snapshot = await _builder.BuildAsync(StandaloneFile.Parse(text), ++_version, cancellation).ConfigureAwait(false);
         _snapshots.Apply(snapshot);
         Applied(_logger, _path, snapshot.Routes.Routes.Count, snapshot.Version);
     }
@@ -63,7 +66,7 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(cancellation).ConfigureAwait(false))
             {
-                CheckOnce();
+                await CheckOnceAsync(cancellation).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -71,8 +74,8 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
         }
     }
 
-    /// <summary>Applies the file if its content changed since the last look. Never throws.</summary>
-    public void CheckOnce()
+    /// <summary>Applies the file if its content changed since the last look. Throws only when cancelled.</summary>
+    public async Task CheckOnceAsync(CancellationToken cancellation = default)
     {
         string text;
         try
@@ -91,7 +94,7 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
         }
         try
         {
-            var snapshot = SnapshotBuilder.Build(StandaloneFile.Parse(text), _version + 1);
+            var snapshot = await _builder.BuildAsync(StandaloneFile.Parse(text), _version + 1, cancellation).ConfigureAwait(false);
             _version++;
             _lastHash = hash;
             _snapshots.Apply(snapshot);

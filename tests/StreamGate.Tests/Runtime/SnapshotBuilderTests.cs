@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging.Abstractions;
 using StreamGate.Config;
 using StreamGate.Routing;
 using StreamGate.Runtime;
@@ -10,6 +12,7 @@ public class SnapshotBuilderTests
 {
     private static readonly IpAddr Client = Ip("10.1.2.3");
     private static readonly IpAddr Server = Ip("127.0.0.1");
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
     private static IpAddr Ip(string text)
     {
@@ -17,10 +20,13 @@ public class SnapshotBuilderTests
         return address;
     }
 
-    private static IPAddress? Loopback(string host) => IPAddress.Loopback;
+    // These sets name nodes by IP literal only, which need no lookup.
+    private static readonly Dictionary<string, IPAddress?> NoNames = [];
+
+    private static SnapshotBuilder NewBuilder() => new(new HostResolver(NullLogger.Instance));
 
     private static RuntimeSnapshot Build(string yaml, long version = 1) =>
-        SnapshotBuilder.Build(StandaloneFile.Parse(yaml + "\n#END\n"), version, Loopback);
+        NewBuilder().Build(StandaloneFile.Parse(yaml + "\n#END\n"), version, NoNames);
 
     private static IReadOnlyList<ConfigError> Errors(string yaml) => ConfigAssert.Throws(() => Build(yaml));
 
@@ -132,30 +138,44 @@ public class SnapshotBuilderTests
     }
 
     [Fact]
-    public void NodesAreResolvedThroughTheResolver()
+    public async Task NodesAreResolvedThroughTheResolver()
     {
-        var asked = new List<string>();
+        var asked = new System.Collections.Concurrent.ConcurrentBag<string>();
         var set = StandaloneFile.Parse("upstreams:\n  - {id: u, nodes: {\"db.internal:5432\": 1, \"[::1]:5433\": 1, \"nowhere:1\": 1}}\n#END\n");
-        var snapshot = SnapshotBuilder.Build(set, 1, host =>
+        var resolver = new HostResolver(NullLogger.Instance, (host, _) =>
         {
             asked.Add(host);
-            return host switch
-            {
-                "db.internal" => IPAddress.Parse("10.9.8.7"),
-                "::1" => IPAddress.IPv6Loopback,
-                _ => null,
-            };
+            return Task.FromResult(host == "db.internal" ? new[] { IPAddress.Parse("10.9.8.7") } : []);
         });
-        Assert.Equal(["db.internal", "::1", "nowhere"], asked);
+        var snapshot = await new SnapshotBuilder(resolver).BuildAsync(set, 1).WaitAsync(Timeout);
+        // An IP literal needs no lookup.
+        Assert.Equal(["db.internal", "nowhere"], asked.Order());
         Assert.Same(set, snapshot.Source);
         Assert.Empty(snapshot.Routes.Routes);
+    }
+
+    [Fact]
+    public async Task AFailingNameLeavesOnlyItsNodesWithoutAddress()
+    {
+        var set = Set("""
+            stream_routes:
+              - id: 1
+                upstream: {nodes: {"db.internal:5432": 1, "gone.internal:5433": 1, "[::1]:5434": 1}}
+            """);
+        var resolver = new HostResolver(NullLogger.Instance, (host, _) => host == "db.internal"
+            ? Task.FromResult(new[] { IPAddress.Parse("10.9.8.7") })
+            : Task.FromException<IPAddress[]>(new SocketException((int)SocketError.HostNotFound)));
+        var snapshot = await new SnapshotBuilder(resolver).BuildAsync(set, 1).WaitAsync(Timeout);
+        var nodes = Assert.Single(snapshot.Routes.Routes).Upstream.Nodes;
+        Assert.Equal([IPAddress.Parse("10.9.8.7"), null, IPAddress.IPv6Loopback], nodes.Select(n => n.Address));
+        Assert.Equal("gone.internal:5433", nodes[1].DisplayAddress);
     }
 
     [Fact]
     public void UnresolvedNodesStayWithoutAddress()
     {
         var set = StandaloneFile.Parse("stream_routes:\n  - id: 1\n    upstream: {nodes: {\"a:1\": 1, \"b:2\": 1}}\n#END\n");
-        var snapshot = SnapshotBuilder.Build(set, 1, host => host == "a" ? IPAddress.Parse("10.0.0.1") : null);
+        var snapshot = NewBuilder().Build(set, 1, new Dictionary<string, IPAddress?> { ["a"] = IPAddress.Parse("10.0.0.1"), ["b"] = null });
         var nodes = snapshot.Routes.Routes[0].Upstream.Nodes;
         Assert.Equal(IPAddress.Parse("10.0.0.1"), nodes[0].Address);
         Assert.Equal("10.0.0.1:1", nodes[0].DisplayAddress);
@@ -184,8 +204,88 @@ public class SnapshotBuilderTests
     [Fact]
     public void EmptySetBuildsAnEmptyTable()
     {
-        var snapshot = SnapshotBuilder.Build(ConfigSet.Empty, 7, Loopback);
+        var snapshot = NewBuilder().Build(ConfigSet.Empty, 7, NoNames);
         Assert.Empty(snapshot.Routes.Routes);
         Assert.Null(Match(snapshot, 9100));
+    }
+
+    private static ConfigSet Set(string yaml) => StandaloneFile.Parse(yaml + "\n#END\n");
+
+    private static Dictionary<string, IPAddress?> Hosts(string name, string? address) =>
+        new() { [name] = address is null ? null : IPAddress.Parse(address) };
+
+    private const string NamedUpstream = """
+        stream_routes:
+          - {id: 1, upstream_id: u}
+        upstreams:
+          - {id: u, nodes: {"db.internal:5432": 1, "127.0.0.1:5433": 1}}
+        """;
+
+    /// <summary>Builds the same config object twice on one builder, db.internal resolving to each address in turn.</summary>
+    private static (StreamRoute Before, StreamRoute After) BuildTwice(string? first, string? second)
+    {
+        var builder = NewBuilder();
+        var set = Set(NamedUpstream);
+        return (builder.Build(set, 1, Hosts("db.internal", first)).Routes.Routes[0], builder.Build(set, 2, Hosts("db.internal", second)).Routes.Routes[0]);
+    }
+
+    [Fact]
+    public void AnUpstreamWhoseAddressChangedIsBuiltAnew()
+    {
+        var (before, after) = BuildTwice("10.0.0.1", "10.0.0.2");
+        Assert.NotSame(before.Upstream, after.Upstream);
+        Assert.NotSame(before, after);
+        Assert.Equal(IPAddress.Parse("10.0.0.1"), before.Upstream.Nodes[0].Address);
+        Assert.Equal(IPAddress.Parse("10.0.0.2"), after.Upstream.Nodes[0].Address);
+        Assert.Equal("10.0.0.2:5432", after.Upstream.Nodes[0].DisplayAddress);
+    }
+
+    [Fact]
+    public void AnUpstreamWhoseNameStoppedResolvingIsBuiltAnewWithoutThatAddress()
+    {
+        var (before, after) = BuildTwice("10.0.0.1", null);
+        Assert.NotSame(before.Upstream, after.Upstream);
+        Assert.Null(after.Upstream.Nodes[0].Address);
+        Assert.Equal(IPAddress.Loopback, after.Upstream.Nodes[1].Address);
+    }
+
+    [Fact]
+    public void UnchangedConfigAndAddressesReuseTheUpstreamAndRoute()
+    {
+        var (first, second) = BuildTwice("10.0.0.1", "10.0.0.1");
+        Assert.Same(first.Upstream, second.Upstream);
+        Assert.Same(first, second);
+        var builder = NewBuilder();
+        var literals = Set("stream_routes:\n  - id: 1\n    upstream: {nodes: {\"127.0.0.1:1\": 1}}");
+        Assert.Same(builder.Build(literals, 1, NoNames).Routes.Routes[0].Upstream, builder.Build(literals, 2, NoNames).Routes.Routes[0].Upstream);
+    }
+
+    [Fact]
+    public void TwoBuildersDoNotShareRuntimeObjects()
+    {
+        var set = Set(NamedUpstream);
+        var hosts = Hosts("db.internal", "10.0.0.1");
+        var one = NewBuilder();
+        var first = one.Build(set, 1, hosts).Routes.Routes[0];
+        var other = NewBuilder().Build(set, 1, hosts).Routes.Routes[0];
+        Assert.NotSame(first.Upstream, other.Upstream);
+        Assert.NotSame(first, other);
+        Assert.Same(first.Upstream, one.Build(set, 2, hosts).Routes.Routes[0].Upstream);
+    }
+
+    [Fact]
+    public async Task EachBuildResolvesTheNamesAgain()
+    {
+        var clock = new ManualClock();
+        var address = IPAddress.Parse("10.0.0.1");
+        var resolver = new HostResolver(NullLogger.Instance, (_, _) => Task.FromResult(new[] { address }), clock);
+        var builder = new SnapshotBuilder(resolver);
+        var set = Set(NamedUpstream);
+        var before = (await builder.BuildAsync(set, 1).WaitAsync(Timeout)).Routes.Routes[0].Upstream;
+        address = IPAddress.Parse("10.0.0.2");
+        clock.Advance(HostResolver.CacheFor);
+        var after = (await builder.BuildAsync(set, 2).WaitAsync(Timeout)).Routes.Routes[0].Upstream;
+        Assert.NotSame(before, after);
+        Assert.Equal(IPAddress.Parse("10.0.0.2"), after.Nodes[0].Address);
     }
 }

@@ -1,0 +1,43 @@
+using System.Net;
+using StreamGate.IntegrationTests.Infrastructure;
+
+namespace StreamGate.IntegrationTests;
+
+/// <summary>Upstream nodes named by host name: looked up before each build, served, and skipped when they do not resolve.</summary>
+public sealed class HostNameTests
+{
+    private const int TestTimeoutMs = 60_000;
+
+    // localhost resolves through /etc/hosts; .invalid never resolves (RFC 6761), so no test depends on a DNS.
+    private static string Nodes(TestServer server) =>
+        Configs.SingleRoute(Configs.Node($"localhost:{server.Port}") + "\n" + Configs.Node($"nowhere.invalid:{server.Port}"));
+
+    private static async Task<string> FirstLineAsync(int port)
+    {
+        using var client = await GatewayProcess.ConnectAsync(IPAddress.Loopback, port);
+        return (await client.ReceiveTextAsync(2)).TrimEnd('\n');
+    }
+
+    [Fact(Timeout = TestTimeoutMs)]
+    public async Task A_host_name_node_is_served_and_one_that_does_not_resolve_is_skipped()
+    {
+        await using var a = TestServer.Named("A");
+        await using var b = TestServer.Named("B");
+        var port = Ports.GetFree();
+        await using var gateway = await GatewayProcess.StartAsync(Configs.Gateway(port), Nodes(a));
+        // Round robin sends every other connection to the unresolved node first; each fails over to localhost.
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal("A", await FirstLineAsync(port));
+        }
+        const string Unresolved = "Upstream node host nowhere.invalid did not resolve";
+        // Reported once for the build, not per connection.
+        Assert.Single(gateway.Output.Split('\n'), line => line.Contains(Unresolved, StringComparison.Ordinal));
+
+        // A changed file is a new build: the names are looked up again, and reported again.
+        gateway.ReplaceStandalone(Nodes(b));
+        await gateway.WaitForOutputAsync("(version 2)", TimeSpan.FromSeconds(15));
+        Assert.Equal("B", await FirstLineAsync(port));
+        await gateway.WaitForOutputAsync(Unresolved, TimeSpan.FromSeconds(15), occurrences: 2);
+    }
+}
