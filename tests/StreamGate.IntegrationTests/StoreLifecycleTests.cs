@@ -158,4 +158,31 @@ public sealed class StoreLifecycleTests
         await onKept.SendTextAsync("pong");
         Assert.Equal("pong", await onKept.ReceiveTextAsync(4));
     }
+
+    [Fact(Timeout = TestTimeoutMs)]
+    public async Task Drain_on_change_keeps_connections_when_a_node_is_added_and_drains_when_their_node_is_removed()
+    {
+        await using var first = TestServer.Echo();
+        await using var second = TestServer.Echo();
+        await using var node = await StartAsync(extraStreamProxy: "    drain_on_change: 1s");
+        await PutAsync(node, "upstreams/u", $$"""{"nodes": {"{{first.Node}}": 1} }""");
+        var revision = await PutAsync(node, "stream_routes/r", """{"upstream_id": "u"}""");
+        await WaitForRevisionAsync(node, revision);
+        using var client = await GatewayProcess.ConnectAsync(IPAddress.Loopback, node.Port);
+        await client.SendTextAsync("one");
+        Assert.Equal("one", await client.ReceiveTextAsync(3));
+
+        // A node added to the upstream: the connection's node is still there, so it is no drain case.
+        revision = await PutAsync(node, "upstreams/u", $$"""{"nodes": {"{{first.Node}}": 1, "{{second.Node}}": 1} }""");
+        await WaitForRevisionAsync(node, revision);
+        // Nothing announces that nothing happened: wait past the 1 s drain period, then the connection must still work.
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        await client.SendTextAsync("two");
+        Assert.Equal("two", await client.ReceiveTextAsync(3));
+
+        // Its node removed: drained after the period.
+        revision = await PutAsync(node, "upstreams/u", $$"""{"nodes": {"{{second.Node}}": 1} }""");
+        await WaitForRevisionAsync(node, revision);
+        Assert.Equal(ConnectionEnd.Closed, await client.WaitForEndAsync(TimeSpan.FromSeconds(20)));
+    }
 }
