@@ -68,10 +68,10 @@ internal sealed unsafe class ListenerSocket : Pollable
         _ = LibC.Close(fd);
     }
 
-    public static ListenerSocket Open(ListenEntry entry)
+    public static ListenerSocket Open(ListenEntry entry, IPrereadHook[] prereadHooks)
     {
         var (address, dualStack) = BindAddress(entry);
-        return new ListenerSocket(entry, Create(address, dualStack, entry, reusePort: true), entry.Address);
+        return new ListenerSocket(entry, Create(address, dualStack, entry, reusePort: true), entry.Address) { PrereadHooks = prereadHooks };
     }
 
     private static (System.Net.IPAddress Address, bool DualStack) BindAddress(ListenEntry entry)

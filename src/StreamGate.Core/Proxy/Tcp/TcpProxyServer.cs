@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using StreamGate.Config;
 using StreamGate.Logging;
+using StreamGate.Proxy.Preread;
 using StreamGate.Runtime;
 
 namespace StreamGate.Proxy.Tcp;
@@ -20,7 +21,8 @@ internal sealed class TcpProxyServer : IAsyncDisposable
     private int _failed;
 
     /// <param name="apiDescriptorReserve">Descriptors the admin and control APIs may hold at their connection caps.</param>
-    public TcpProxyServer(GatewayConfig config, SnapshotHolder snapshots, AccessLogWriter? accessLog, ILogger logger, int apiDescriptorReserve = 0)
+    /// <param name="listenerHooks">Preread hooks for a listen entry (PROXY protocol, TLS ClientHello); none by default.</param>
+    public TcpProxyServer(GatewayConfig config, SnapshotHolder snapshots, AccessLogWriter? accessLog, ILogger logger, int apiDescriptorReserve = 0, Func<ListenEntry, IPrereadHook[]>? listenerHooks = null)
     {
         _logger = logger;
         _snapshots = snapshots;
@@ -49,7 +51,7 @@ internal sealed class TcpProxyServer : IAsyncDisposable
                 _workers[i].Failed += OnWorkerFailed;
                 foreach (var entry in _listeners)
                 {
-                    _workers[i].AddListener(ListenerSocket.Open(entry));
+                    _workers[i].AddListener(ListenerSocket.Open(entry, listenerHooks?.Invoke(entry) ?? []));
                 }
             }
         }
