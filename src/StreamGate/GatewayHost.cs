@@ -63,7 +63,8 @@ internal sealed partial class GatewayHost : IAsyncDisposable
             var path = _config.AccessLog.Path is "stdout" or "/dev/stdout" ? _config.AccessLog.Path : Path.Combine(_config.ConfigDirectory, _config.AccessLog.Path);
             _accessLog = new AccessLogWriter(path, new AccessLogFormat(_config.AccessLog.Format));
         }
-        _proxy = new TcpProxyServer(_config, _snapshots, _accessLog, _logger);
+        // The admin and control APIs get their share of descriptors first, so the data plane's cap leaves it to them.
+        _proxy = new TcpProxyServer(_config, _snapshots, _accessLog, _logger, AdminServer.DescriptorReserve);
         _admin = await AdminServer.StartAsync(_config, _store, _snapshots, _loggers).ConfigureAwait(false);
         _proxy.Start();
         _standalone?.Start();

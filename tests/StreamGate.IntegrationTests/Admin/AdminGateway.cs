@@ -22,6 +22,9 @@ internal sealed record AdminGatewayOptions
     public string SqlitePath { get; init; } = "data/streamgate.db";
 
     public long? MaxBodyBytes { get; init; }
+
+    /// <summary>Runs the gateway under <c>ulimit -n</c> of this value (see <see cref="GatewayProcess.StartAsync"/>).</summary>
+    public int? OpenFilesLimit { get; init; }
 }
 
 /// <summary>One admin API answer: status, parsed JSON body (null when not JSON) and the raw text.</summary>
@@ -106,7 +109,8 @@ internal sealed class AdminGateway : IAsyncDisposable
             try
             {
                 // Traditional mode reads no apisix.yaml; an empty one is written and ignored.
-                var process = await GatewayProcess.StartAsync(Config(proxyPort, adminPort, controlPort, options ?? new AdminGatewayOptions()), "");
+                options ??= new AdminGatewayOptions();
+                var process = await GatewayProcess.StartAsync(Config(proxyPort, adminPort, controlPort, options), "", options.OpenFilesLimit);
                 return new AdminGateway(process, proxyPort, adminPort, controlPort);
             }
             catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))

@@ -8,16 +8,30 @@ namespace StreamGate.IntegrationTests.Infrastructure;
 /// </summary>
 internal static class GatewayLauncher
 {
-    /// <summary>A process ready to start; the caller wraps it before <see cref="Start"/> so no output line is missed.</summary>
-    public static Process Create(string directory, string command)
+    /// <summary>
+    /// A process ready to start; the caller wraps it before <see cref="Start"/> so no output line is missed. With
+    /// <paramref name="openFilesLimit"/>, a shell sets both the soft and the hard RLIMIT_NOFILE to it and then execs
+    /// dotnet, so the limit holds from the runtime's first open (the gateway's own raise to the hard limit cannot
+    /// lift it) and the process id stays the gateway's, for signals and /proc.
+    /// </summary>
+    public static Process Create(string directory, string command, int? openFilesLimit = null)
     {
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        var info = new ProcessStartInfo(openFilesLimit is null ? dotnet : "/bin/sh")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = directory,
         };
+        if (openFilesLimit is { } limit)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit, nameof(openFilesLimit));
+            // $0 and "$@" are the words after the script: the command line is passed through without re-quoting.
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add($"ulimit -n {limit.ToString(System.Globalization.CultureInfo.InvariantCulture)} && exec \"$0\" \"$@\"");
+            info.ArgumentList.Add(dotnet);
+        }
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "streamgate.dll"));
         info.ArgumentList.Add(command);
         info.ArgumentList.Add("--config");

@@ -46,9 +46,12 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the gateway and waits until it says it started; fails with its output if it exits instead.</summary>
-    public static Task<GatewayProcess> StartAsync(string configYaml, string apisixYaml) =>
-        WaitUntilStartedAsync(Launch(configYaml, apisixYaml, "run"));
+    /// <summary>
+    /// Starts the gateway and waits until it says it started; fails with its output if it exits instead. With
+    /// <paramref name="openFilesLimit"/>, the process runs under <c>ulimit -n</c> of that value (soft and hard).
+    /// </summary>
+    public static Task<GatewayProcess> StartAsync(string configYaml, string apisixYaml, int? openFilesLimit = null) =>
+        WaitUntilStartedAsync(Launch(configYaml, apisixYaml, "run", openFilesLimit));
 
     /// <summary>
     /// Starts the gateway on a folder that already holds config.yaml (and maybe a store from an earlier run),
@@ -84,7 +87,7 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         return (gateway.Process.ExitCode, gateway.Output);
     }
 
-    private static GatewayProcess Launch(string configYaml, string? apisixYaml, string command)
+    private static GatewayProcess Launch(string configYaml, string? apisixYaml, string command, int? openFilesLimit = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "streamgate-it-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(directory);
@@ -93,7 +96,7 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         {
             File.WriteAllText(Path.Combine(directory, "apisix.yaml"), apisixYaml);
         }
-        var gateway = new GatewayProcess(directory, GatewayLauncher.Create(directory, command), ownsDirectory: true);
+        var gateway = new GatewayProcess(directory, GatewayLauncher.Create(directory, command, openFilesLimit), ownsDirectory: true);
         GatewayLauncher.Start(gateway.Process, gateway.Append);
         return gateway;
     }
@@ -211,7 +214,34 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         return count;
     }
 
+    /// <summary>
+    /// CPU time the gateway has used so far, user plus system (utime + stime of /proc/&lt;pid&gt;/stat), in seconds:
+    /// a thread spinning adds about one second per second.
+    /// </summary>
+    public double CpuSeconds()
+    {
+        var stat = File.ReadAllText($"/proc/{Process.Id}/stat");
+        // The command name (field 2) is in parentheses and may hold spaces; the fields after it are plain. From
+        // the state (field 3) on, utime and stime are fields 14 and 15.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = ulong.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture)
+            + ulong.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+        return ticks / (double)ClockTicksPerSecond;
+    }
+
+    /// <summary>How many descriptors the gateway has open now (the entries of /proc/&lt;pid&gt;/fd).</summary>
+    public int OpenDescriptors() => System.IO.Directory.GetFileSystemEntries($"/proc/{Process.Id}/fd").Length;
+
     public bool HasExited => Process.HasExited;
+
+    /// <summary>Sends <paramref name="signal"/> (a Linux signal number: 15 SIGTERM, 10 SIGUSR1, ...) with kill(2).</summary>
+    public void Signal(int signal)
+    {
+        if (Kill(Process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({Process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
 
     public void Terminate() => _ = Kill(Process.Id, 15);
 
@@ -271,6 +301,14 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         }
     }
 
+    // USER_HZ: what /proc reports times in. sysconf says; 100 is its value on every Linux build that matters.
+    private static readonly nint ClockTicksPerSecond = SysConf(ScClkTck) is > 0 and var hz ? hz : 100;
+
+    private const int ScClkTck = 2;
+
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
+
+    [LibraryImport("libc", EntryPoint = "sysconf")]
+    private static partial nint SysConf(int name);
 }

@@ -141,7 +141,7 @@ internal sealed class RecordingServer : IDisposable
 
 internal static class SocketText
 {
-    public static Task SendAsync(this Socket socket, string text) => socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(text)).AsTask();
+    public static Task<int> SendAsync(this Socket socket, string text) => socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(text));
 
     /// <summary>Reads until <paramref name="length"/> bytes or the end of the stream; a reset counts as the end.</summary>
     public static async Task<string> ReceiveAsync(this Socket socket, int length)
