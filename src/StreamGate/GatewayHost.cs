@@ -64,7 +64,8 @@ internal sealed partial class GatewayHost : IAsyncDisposable
             _accessLog = new AccessLogWriter(path, new AccessLogFormat(_config.AccessLog.Format));
         }
         // The admin and control APIs get their share of descriptors first, so the data plane's cap leaves it to them.
-        _proxy = new TcpProxyServer(_config, _snapshots, _accessLog, _logger, AdminServer.DescriptorReserve);
+        var apiReserve = (_config.AdminEnabled ? AdminServer.DescriptorsPerServer : 0) + (_config.ControlEnabled ? AdminServer.DescriptorsPerServer : 0);
+        _proxy = new TcpProxyServer(_config, _snapshots, _accessLog, _logger, apiReserve);
         _admin = await AdminServer.StartAsync(_config, _store, _snapshots, _loggers).ConfigureAwait(false);
         _proxy.Start();
         _standalone?.Start();
