@@ -25,7 +25,7 @@ public class AccessLogFormatTests
         UpstreamAddress = "127.0.0.1:5432",
         RouteId = "r1",
         ConnectionNumber = 42,
-        EndTime = End,
+        EndUnixMs = End.ToUnixTimeMilliseconds(),
     };
 
     private static string Format(string format, AccessLogRecord record) => new AccessLogFormat(format).Format(record);

@@ -342,7 +342,7 @@ internal sealed unsafe partial class EventLoop
             UpstreamAddress = c.Node?.DisplayAddress,
             RouteId = c.Route?.Id,
             ConnectionNumber = c.ConnectionNumber,
-            EndTime = DateTimeOffset.Now,
+            EndUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
         };
         _accessLog!.Write(record);
     }
@@ -357,7 +357,7 @@ internal sealed unsafe partial class EventLoop
             ServerPort = addresses.ServerPort,
             Status = 404,
             ConnectionNumber = Interlocked.Increment(ref s_connectionNumber),
-            EndTime = DateTimeOffset.Now,
+            EndUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
         };
         _accessLog!.Write(record);
     }
