@@ -61,7 +61,7 @@ internal sealed partial class GatewayHost : IAsyncDisposable
         if (_config.AccessLog.Enabled)
         {
             var path = _config.AccessLog.Path is "stdout" or "/dev/stdout" ? _config.AccessLog.Path : Path.Combine(_config.ConfigDirectory, _config.AccessLog.Path);
-            _accessLog = new AccessLogWriter(path, new AccessLogFormat(_config.AccessLog.Format));
+            _accessLog = new AccessLogWriter(path, new AccessLogFormat(_config.AccessLog.Format), _logger);
         }
         _proxy = new TcpProxyServer(_config, _snapshots, _accessLog, _logger);
         _admin = await AdminServer.StartAsync(_config, _store, _snapshots, _loggers).ConfigureAwait(false);

@@ -344,7 +344,7 @@ internal sealed unsafe partial class EventLoop
             ConnectionNumber = c.ConnectionNumber,
             EndUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
         };
-        _accessLog!.Write(record);
+        _accessLog!.Append(record);
     }
 
     private void LogUnrouted(in ConnectionAddresses addresses)
@@ -359,6 +359,6 @@ internal sealed unsafe partial class EventLoop
             ConnectionNumber = Interlocked.Increment(ref s_connectionNumber),
             EndUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
         };
-        _accessLog!.Write(record);
+        _accessLog!.Append(record);
     }
 }

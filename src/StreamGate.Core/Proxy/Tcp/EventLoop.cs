@@ -50,7 +50,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
     private readonly byte* _scratch;
     private readonly byte* _events;
     private readonly SnapshotHolder _snapshots;
-    private readonly AccessLogWriter? _accessLog;
+    private readonly AccessLogBuffer? _accessLog;
     private readonly ILogger _logger;
     private readonly List<ListenerSocket> _listeners = [];
     private readonly List<TcpConnection> _ready = [];
@@ -74,7 +74,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
         _drainOnChangeMs = drainOnChangeMs;
         _index = index;
         _snapshots = snapshots;
-        _accessLog = accessLog;
+        _accessLog = accessLog?.CreateLoopBuffer();
         _logger = logger;
         _epoll = Check(LibC.EpollCreate1(LibC.EPOLL_CLOEXEC), "epoll_create1");
         _wake = Check(LibC.EventFd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC), "eventfd");
@@ -149,7 +149,10 @@ internal sealed unsafe partial class EventLoop : IDisposable
                 _nextSweep = _now + SweepIntervalMs;
             }
             // A plain read every turn; the interlocked exchange only when another thread asked for something.
-            if (Volatile.Read(ref _commands) != 0 && HandleCommands(Interlocked.Exchange(ref _commands, 0)))
+            var exit = Volatile.Read(ref _commands) != 0 && HandleCommands(Interlocked.Exchange(ref _commands, 0));
+            // The access-log lines of every connection this turn ended are published to the writer together.
+            _accessLog?.Flush();
+            if (exit)
             {
                 return;
             }
