@@ -192,7 +192,10 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
 
     public bool HasExited => Process.HasExited;
 
-    public void Terminate() => _ = Kill(Process.Id, 15);
+    public void Terminate() => Signal(15);
+
+    /// <summary>Sends a signal by number (10 = SIGUSR1 on Linux x86_64 and arm64).</summary>
+    public void Signal(int signal) => _ = Kill(Process.Id, signal);
 
     /// <summary>SIGKILL: no shutdown code runs; the store keeps whatever the kernel had when the process died.</summary>
     public async Task KillAsync()
