@@ -1,40 +1,17 @@
+using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
-using StreamGate.Routing;
 
 namespace StreamGate.Logging;
 
-/// <summary>What one finished connection reports to the access log, with nginx stream's variable meanings.</summary>
-internal struct AccessLogRecord
-{
-    public IpAddr RemoteAddress;
-    public int RemotePort;
-    public IpAddr ServerAddress;
-    public int ServerPort;
-    public int Status;
-
-    /// <summary>$bytes_sent: bytes sent to the client.</summary>
-    public long BytesSent;
-
-    /// <summary>$bytes_received: bytes received from the client.</summary>
-    public long BytesReceived;
-
-    public long UpstreamBytesSent;
-    public long UpstreamBytesReceived;
-    public double SessionSeconds;
-    public double UpstreamConnectSeconds;
-    public string? UpstreamAddress;
-    public string? RouteId;
-    public long ConnectionNumber;
-    public DateTimeOffset EndTime;
-}
-
 /// <summary>
-/// An nginx-style log format ("$remote_addr [$time_local] $status ...") compiled once into literal and
-/// variable segments, so formatting a line is a walk over an array.
+/// An nginx-style log format ("$remote_addr [$time_local] $status ...") compiled once into UTF-8 literals and
+/// variable numbers, so formatting a line is a walk over an array that writes bytes straight into the
+/// caller's buffer: no string, no boxing, no allocation per line or per field.
 /// </summary>
 internal sealed class AccessLogFormat
 {
+    /// <summary>In the order of <see cref="Variable"/>.</summary>
     public static readonly string[] KnownVariables =
     [
         "remote_addr", "remote_port", "server_addr", "server_port", "status", "bytes_sent", "bytes_received",
@@ -42,16 +19,16 @@ internal sealed class AccessLogFormat
         "time_local", "time_iso8601", "msec", "protocol", "connection", "route_id",
     ];
 
-    private readonly (string? Literal, int Variable)[] _segments;
+    private readonly Segment[] _segments;
 
     public AccessLogFormat(string format)
     {
-        var segments = new List<(string?, int)>();
+        var segments = new List<Segment>();
         foreach (var (literal, variable) in Tokenize(format))
         {
             if (variable is null)
             {
-                segments.Add((literal, -1));
+                segments.Add(new Segment(Encoding.UTF8.GetBytes(literal!), default));
                 continue;
             }
             var index = Array.IndexOf(KnownVariables, variable);
@@ -59,9 +36,16 @@ internal sealed class AccessLogFormat
             {
                 throw new ArgumentException($"unknown variable ${variable}", nameof(format));
             }
-            segments.Add((null, index));
+            segments.Add(new Segment(null, (Variable)index));
         }
         _segments = [.. segments];
+    }
+
+    private enum Variable
+    {
+        RemoteAddr, RemotePort, ServerAddr, ServerPort, Status, BytesSent, BytesReceived,
+        SessionTime, UpstreamAddr, UpstreamBytesSent, UpstreamBytesReceived, UpstreamConnectTime,
+        TimeLocal, TimeIso8601, Msec, Protocol, Connection, RouteId,
     }
 
     public static IEnumerable<string> UnknownVariables(string format) =>
@@ -71,9 +55,9 @@ internal sealed class AccessLogFormat
     public bool Uses(string variable)
     {
         var index = Array.IndexOf(KnownVariables, variable);
-        foreach (var (_, v) in _segments)
+        foreach (var segment in _segments)
         {
-            if (v == index)
+            if (segment.Literal is null && (int)segment.Variable == index)
             {
                 return true;
             }
@@ -81,46 +65,93 @@ internal sealed class AccessLogFormat
         return false;
     }
 
+    /// <summary>
+    /// One line as a string (without the newline), for tests and anything off the hot path; the same code
+    /// as <see cref="TryFormat"/>, with its own time cache.
+    /// </summary>
     public string Format(in AccessLogRecord record)
     {
-        var sb = new StringBuilder(128);
-        foreach (var (literal, variable) in _segments)
+        var time = new AccessLogTimeCache();
+        var buffer = new byte[256];
+        int written;
+        while (!TryFormat(buffer, record, time, out written))
         {
-            if (literal is not null)
-            {
-                sb.Append(literal);
-                continue;
-            }
-            AppendVariable(sb, variable, record);
+            buffer = new byte[buffer.Length * 2];
         }
-        return sb.ToString();
+        return Encoding.UTF8.GetString(buffer, 0, written);
     }
 
-    private static void AppendVariable(StringBuilder sb, int variable, in AccessLogRecord r)
+    /// <summary>
+    /// Writes one line (without the newline) as UTF-8 into <paramref name="destination"/>; false, with nothing
+    /// meaningful written, when it does not fit. <paramref name="time"/> caches the time strings per second.
+    /// </summary>
+    public bool TryFormat(Span<byte> destination, in AccessLogRecord record, AccessLogTimeCache time, out int written)
     {
-        var inv = CultureInfo.InvariantCulture;
-        switch (KnownVariables[variable])
+        written = 0;
+        foreach (var segment in _segments)
         {
-            case "remote_addr": sb.Append(r.RemoteAddress.ToString()); break;
-            case "remote_port": sb.Append(r.RemotePort); break;
-            case "server_addr": sb.Append(r.ServerAddress.ToString()); break;
-            case "server_port": sb.Append(r.ServerPort); break;
-            case "status": sb.Append(r.Status); break;
-            case "bytes_sent": sb.Append(r.BytesSent); break;
-            case "bytes_received": sb.Append(r.BytesReceived); break;
-            case "session_time": sb.Append(inv, $"{r.SessionSeconds:0.000}"); break;
-            case "upstream_addr": sb.Append(r.UpstreamAddress ?? "-"); break;
-            case "upstream_bytes_sent": sb.Append(r.UpstreamBytesSent); break;
-            case "upstream_bytes_received": sb.Append(r.UpstreamBytesReceived); break;
-            case "upstream_connect_time": sb.Append(r.UpstreamAddress is null ? "-" : r.UpstreamConnectSeconds.ToString("0.000", inv)); break;
-            case "time_local": sb.Append(r.EndTime.ToLocalTime().ToString("dd/MMM/yyyy:HH:mm:ss zzz", inv).Remove(24, 1)); break;
-            case "time_iso8601": sb.Append(r.EndTime.ToLocalTime().ToString("yyyy-MM-ddTHH:mm:sszzz", inv)); break;
-            case "msec": sb.Append(inv, $"{r.EndTime.ToUnixTimeMilliseconds() / 1000.0:0.000}"); break;
-            case "protocol": sb.Append("TCP"); break;
-            case "connection": sb.Append(r.ConnectionNumber); break;
-            case "route_id": sb.Append(r.RouteId ?? "-"); break;
+            int length;
+            var fits = segment.Literal is { } literal
+                ? TryWrite(literal, destination[written..], out length)
+                : TryWrite(segment.Variable, record, time, destination[written..], out length);
+            if (!fits)
+            {
+                written = 0;
+                return false;
+            }
+            written += length;
+        }
+        return true;
+    }
+
+    private static bool TryWrite(Variable variable, in AccessLogRecord r, AccessLogTimeCache time, Span<byte> d, out int n)
+    {
+        switch (variable)
+        {
+            case Variable.RemoteAddr: return r.RemoteAddress.TryFormat(d, out n);
+            case Variable.RemotePort: return Utf8Formatter.TryFormat(r.RemotePort, d, out n);
+            case Variable.ServerAddr: return r.ServerAddress.TryFormat(d, out n);
+            case Variable.ServerPort: return Utf8Formatter.TryFormat(r.ServerPort, d, out n);
+            case Variable.Status: return Utf8Formatter.TryFormat(r.Status, d, out n);
+            case Variable.BytesSent: return Utf8Formatter.TryFormat(r.BytesSent, d, out n);
+            case Variable.BytesReceived: return Utf8Formatter.TryFormat(r.BytesReceived, d, out n);
+            case Variable.SessionTime: return TryWriteSeconds(r.SessionSeconds, d, out n);
+            case Variable.UpstreamAddr: return TryWrite(r.UpstreamAddress, d, out n);
+            case Variable.UpstreamBytesSent: return Utf8Formatter.TryFormat(r.UpstreamBytesSent, d, out n);
+            case Variable.UpstreamBytesReceived: return Utf8Formatter.TryFormat(r.UpstreamBytesReceived, d, out n);
+            case Variable.UpstreamConnectTime:
+                return r.UpstreamAddress is null ? TryWrite("-"u8, d, out n) : TryWriteSeconds(r.UpstreamConnectSeconds, d, out n);
+            case Variable.TimeLocal:
+                time.Set(r.EndUnixMs);
+                return TryWrite(time.TimeLocal, d, out n);
+            case Variable.TimeIso8601:
+                time.Set(r.EndUnixMs);
+                return TryWrite(time.TimeIso8601, d, out n);
+            case Variable.Msec:
+                time.Set(r.EndUnixMs);
+                return time.TryWriteMsec(d, out n);
+            case Variable.Protocol: return TryWrite("TCP"u8, d, out n);
+            case Variable.Connection: return Utf8Formatter.TryFormat(r.ConnectionNumber, d, out n);
+            case Variable.RouteId: return TryWrite(r.RouteId, d, out n);
+            default:
+                n = 0;
+                return true;
         }
     }
+
+    /// <summary>nginx's seconds with millisecond resolution ("1.235"); IUtf8SpanFormattable, so no string.</summary>
+    private static bool TryWriteSeconds(double seconds, Span<byte> destination, out int written) =>
+        seconds.TryFormat(destination, out written, "F3", CultureInfo.InvariantCulture);
+
+    private static bool TryWrite(ReadOnlySpan<byte> bytes, Span<byte> destination, out int written)
+    {
+        written = bytes.Length;
+        return bytes.TryCopyTo(destination);
+    }
+
+    /// <summary>An existing string (route id, upstream address) encoded in place; "-" when absent, as nginx.</summary>
+    private static bool TryWrite(string? text, Span<byte> destination, out int written) =>
+        text is null ? TryWrite("-"u8, destination, out written) : Encoding.UTF8.TryGetBytes(text, destination, out written);
 
     private static IEnumerable<(string? Literal, string? Variable)> Tokenize(string format)
     {
@@ -159,4 +190,7 @@ internal sealed class AccessLogFormat
             yield return (literal.ToString(), null);
         }
     }
+
+    /// <summary>A literal's UTF-8 bytes, or (when null) a variable.</summary>
+    private readonly record struct Segment(byte[]? Literal, Variable Variable);
 }

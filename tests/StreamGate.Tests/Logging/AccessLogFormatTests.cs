@@ -9,7 +9,7 @@ public class AccessLogFormatTests
 {
     private static readonly DateTimeOffset End = new(2024, 3, 9, 14, 5, 7, 250, TimeSpan.Zero);
 
-    private static AccessLogRecord Record() => new()
+    internal static AccessLogRecord Record() => new()
     {
         RemoteAddress = Ip("192.0.2.10"),
         RemotePort = 51234,
@@ -25,7 +25,7 @@ public class AccessLogFormatTests
         UpstreamAddress = "127.0.0.1:5432",
         RouteId = "r1",
         ConnectionNumber = 42,
-        EndTime = End,
+        EndUnixMs = End.ToUnixTimeMilliseconds(),
     };
 
     private static string Format(string format, AccessLogRecord record) => new AccessLogFormat(format).Format(record);
@@ -162,6 +162,24 @@ public class AccessLogFormatTests
         Assert.Equal("42", format.Format(record));
         record.ConnectionNumber = 43;
         Assert.Equal("43", format.Format(record));
+    }
+
+    [Fact]
+    public void TryFormatWritesUtf8AndRefusesADestinationTooShort()
+    {
+        var format = new AccessLogFormat("$route_id $remote_addr $msec");
+        var record = Record();
+        record.RouteId = "café";
+        var expected = System.Text.Encoding.UTF8.GetBytes("café 192.0.2.10 1709993107.250");
+        var time = new AccessLogTimeCache();
+        var buffer = new byte[expected.Length];
+        Assert.True(format.TryFormat(buffer, record, time, out var written));
+        Assert.Equal(expected, buffer[..written]);
+        for (var length = 0; length < expected.Length; length++)
+        {
+            Assert.False(format.TryFormat(buffer.AsSpan(0, length), record, time, out written));
+            Assert.Equal(0, written);
+        }
     }
 
     private static string TimeLocal(DateTimeOffset time)

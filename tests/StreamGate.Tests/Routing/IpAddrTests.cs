@@ -94,4 +94,63 @@ public class IpAddrTests
         Assert.True(Ip(text).TryFormat(buffer, out var written));
         Assert.Equal(expected, buffer[..written].ToString());
     }
+
+    [Theory]
+    [InlineData("0.0.0.0")]
+    [InlineData("255.255.255.255")]
+    [InlineData("10.0.100.9")]
+    [InlineData("::")]
+    [InlineData("::1")]
+    [InlineData("1::")]
+    [InlineData("1:0:0:2::3")]
+    [InlineData("1::2:0:0:3")]
+    [InlineData("1:0:2:0:3:0:4:0")]
+    [InlineData("2001:db8:0:0:1:0:0:1")]
+    [InlineData("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")]
+    [InlineData("::1.2.3.4")]
+    [InlineData("::ffff:0:1.2.3.4")]
+    [InlineData("::0.0.1.0")]
+    [InlineData("::0.1.0.0")]
+    [InlineData("fe80::5efe:1.2.3.4")]
+    [InlineData("fe80::5efe:0:0")]
+    [InlineData("ffff:ffff:ffff:ffff:0:5efe:255.255.255.255")]
+    public void Utf8FormatMatchesIPAddress(string text)
+    {
+        AssertUtf8FormatMatches(IpAddr.From(IPAddress.Parse(text)));
+    }
+
+    [Fact]
+    public void Utf8FormatMatchesIPAddressForRandomAddresses()
+    {
+        // Random groups, many of them zero, so compression runs of every length and position come up.
+        var random = new Random(6);
+        Span<byte> bytes = stackalloc byte[16];
+        for (var i = 0; i < 20_000; i++)
+        {
+            for (var g = 0; g < 8; g++)
+            {
+                var group = random.Next(3) == 0 ? random.Next(0x10000) : (random.Next(4) == 0 ? 0x5EFE : 0);
+                bytes[2 * g] = (byte)(group >> 8);
+                bytes[(2 * g) + 1] = (byte)group;
+            }
+            AssertUtf8FormatMatches(IpAddr.FromV6(bytes));
+        }
+    }
+
+    [Fact]
+    public void Utf8FormatRefusesAShortBuffer()
+    {
+        Span<byte> buffer = stackalloc byte[8];
+        Assert.False(Ip("192.168.100.200").TryFormat(buffer, out var written));
+        Assert.Equal(0, written);
+        Assert.True(Ip("10.0.0.1").TryFormat(buffer, out written));
+        Assert.Equal("10.0.0.1", System.Text.Encoding.ASCII.GetString(buffer[..written]));
+    }
+
+    private static void AssertUtf8FormatMatches(IpAddr address)
+    {
+        Span<byte> buffer = stackalloc byte[IpAddr.MaxFormattedLength];
+        Assert.True(address.TryFormat(buffer, out var written));
+        Assert.Equal(address.ToIPAddress().ToString(), System.Text.Encoding.ASCII.GetString(buffer[..written]));
+    }
 }

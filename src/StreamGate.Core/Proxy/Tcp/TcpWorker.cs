@@ -26,7 +26,7 @@ internal sealed unsafe partial class TcpWorker : IReactorClient, IDisposable
     private static long s_connectionNumber;
 
     private readonly Reactor.Reactor _reactor;
-    private readonly AccessLogWriter? _accessLog;
+    private readonly AccessLogBuffer? _accessLog;
     private readonly ILogger _logger;
     private readonly List<TcpSession> _ready = [];
     private readonly Stack<TcpSession> _free = new();
@@ -39,7 +39,7 @@ internal sealed unsafe partial class TcpWorker : IReactorClient, IDisposable
     {
         _reactor = new Reactor.Reactor(index);
         Snapshots = snapshots;
-        _accessLog = accessLog;
+        _accessLog = accessLog?.CreateLoopBuffer();
         _logger = logger;
         _drainOnChangeMs = drainOnChangeMs;
         _logNeedsServerAddress = accessLog?.Format.Uses("server_addr") ?? false;
@@ -130,15 +130,15 @@ internal sealed unsafe partial class TcpWorker : IReactorClient, IDisposable
         return (commands & CommandExit) != 0;
     }
 
-    public void OnTurnEnd()
-    {
-    }
+    /// <summary>Access-log lines of this turn go to the writer in one hand-over, not one per line.</summary>
+    public void OnTurnEnd() => _accessLog?.Flush();
 
     public void OnFailed(string error)
     {
         Log.LoopFailed(_logger, Index, error);
         CloseListeners();
         CloseAll();
+        _accessLog?.Flush();
         Failed?.Invoke(this, error);
     }
 
@@ -195,9 +195,9 @@ internal sealed unsafe partial class TcpWorker : IReactorClient, IDisposable
             UpstreamAddress = session.Node?.DisplayAddress,
             RouteId = session.Route?.Id,
             ConnectionNumber = session.ConnectionNumber,
-            EndTime = DateTimeOffset.Now,
+            EndUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
         };
-        _accessLog.Write(record);
+        _accessLog.Append(record);
     }
 
     private void LogUnrouted(in ConnectionAddresses addresses)
@@ -210,9 +210,9 @@ internal sealed unsafe partial class TcpWorker : IReactorClient, IDisposable
             ServerPort = addresses.ServerPort,
             Status = 404,
             ConnectionNumber = Interlocked.Increment(ref s_connectionNumber),
-            EndTime = DateTimeOffset.Now,
+            EndUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
         };
-        _accessLog!.Write(record);
+        _accessLog!.Append(record);
     }
 
     /// <summary>socket() for an upstream failed; logged at most once per interval with how many were suppressed.</summary>
