@@ -12,9 +12,10 @@ internal static class GatewayLauncher
     /// A process ready to start; the caller wraps it before <see cref="Start"/> so no output line is missed. With
     /// <paramref name="openFilesLimit"/>, a shell sets both the soft and the hard RLIMIT_NOFILE to it and then execs
     /// dotnet, so the limit holds from the runtime's first open (the gateway's own raise to the hard limit cannot
-    /// lift it) and the process id stays the gateway's, for signals and /proc.
+    /// lift it) and the process id stays the gateway's, for signals and /proc. <paramref name="environment"/> adds
+    /// variables (STREAMGATE_FAULTS for injected system-call failures).
     /// </summary>
-    public static Process Create(string directory, string command, int? openFilesLimit = null)
+    public static Process Create(string directory, string command, int? openFilesLimit = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
         var info = new ProcessStartInfo(openFilesLimit is null ? dotnet : "/bin/sh")
@@ -24,6 +25,10 @@ internal static class GatewayLauncher
             UseShellExecute = false,
             WorkingDirectory = directory,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
         if (openFilesLimit is { } limit)
         {
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit, nameof(openFilesLimit));

@@ -50,8 +50,8 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
     /// Starts the gateway and waits until it says it started; fails with its output if it exits instead. With
     /// <paramref name="openFilesLimit"/>, the process runs under <c>ulimit -n</c> of that value (soft and hard).
     /// </summary>
-    public static Task<GatewayProcess> StartAsync(string configYaml, string apisixYaml, int? openFilesLimit = null) =>
-        WaitUntilStartedAsync(Launch(configYaml, apisixYaml, "run", openFilesLimit));
+    public static Task<GatewayProcess> StartAsync(string configYaml, string apisixYaml, int? openFilesLimit = null, IReadOnlyDictionary<string, string>? environment = null) =>
+        WaitUntilStartedAsync(Launch(configYaml, apisixYaml, "run", openFilesLimit, environment));
 
     /// <summary>
     /// Starts the gateway on a folder that already holds config.yaml (and maybe a store from an earlier run),
@@ -79,15 +79,15 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
     }
 
     /// <summary>Runs a streamgate command to completion (validate, or run on a config expected to fail).</summary>
-    public static async Task<(int ExitCode, string Output)> RunToExitAsync(string configYaml, string? apisixYaml, string command)
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(string configYaml, string? apisixYaml, string command, IReadOnlyDictionary<string, string>? environment = null)
     {
-        await using var gateway = Launch(configYaml, apisixYaml, command);
+        await using var gateway = Launch(configYaml, apisixYaml, command, environment: environment);
         using var timeout = new CancellationTokenSource(StartTimeout);
         await gateway.Process.WaitForExitAsync(timeout.Token);
         return (gateway.Process.ExitCode, gateway.Output);
     }
 
-    private static GatewayProcess Launch(string configYaml, string? apisixYaml, string command, int? openFilesLimit = null)
+    private static GatewayProcess Launch(string configYaml, string? apisixYaml, string command, int? openFilesLimit = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "streamgate-it-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(directory);
@@ -96,7 +96,7 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         {
             File.WriteAllText(Path.Combine(directory, "apisix.yaml"), apisixYaml);
         }
-        var gateway = new GatewayProcess(directory, GatewayLauncher.Create(directory, command, openFilesLimit), ownsDirectory: true);
+        var gateway = new GatewayProcess(directory, GatewayLauncher.Create(directory, command, openFilesLimit, environment), ownsDirectory: true);
         GatewayLauncher.Start(gateway.Process, gateway.Append);
         return gateway;
     }

@@ -5,13 +5,15 @@ namespace StreamGate.Proxy.Reactor;
 /// epoll_ctl running out of memory), injected by the tests of the real gateway process through the
 /// STREAMGATE_FAULTS environment variable, e.g. "epoll_wait@0,epoll_ctl*2":
 /// <c>epoll_wait@N</c> makes loop N's first wait fail with EBADF; <c>epoll_ctl*K</c> makes the first K
-/// registrations of accepted connections fail with ENOMEM. Read once at start; unset (as in production) every
+/// registrations of accepted connections fail with ENOMEM; <c>accept*K</c> makes the first K accept calls fail
+/// with EMFILE. Read once at start; unset (as in production) every
 /// check is a static readonly false that the JIT folds away.
 /// </summary>
 internal static class FaultInjection
 {
     private static readonly int s_failingWaitLoop = -1;
     private static int s_failingRegistrations;
+    private static int s_failingAccepts;
 
     static FaultInjection()
     {
@@ -30,6 +32,10 @@ internal static class FaultInjection
             {
                 s_failingRegistrations = count;
             }
+            else if (item.StartsWith("accept*", StringComparison.Ordinal) && int.TryParse(item.AsSpan(7), out var accepts))
+            {
+                s_failingAccepts = accepts;
+            }
         }
         Enabled = true;
     }
@@ -39,4 +45,6 @@ internal static class FaultInjection
     public static bool FailWait(int loop) => Enabled && loop == s_failingWaitLoop;
 
     public static bool FailRegistration() => Enabled && Interlocked.Decrement(ref s_failingRegistrations) >= 0;
+
+    public static bool FailAccept() => Enabled && Interlocked.Decrement(ref s_failingAccepts) >= 0;
 }

@@ -14,9 +14,9 @@ internal readonly record struct DescriptorBudget(ulong Limit, ulong PreviousLimi
     /// <summary>
     /// Descriptors the runtime opens after start. .NET keeps two per loaded assembly (an idle gateway holds about
     /// 110, nearly all of them assemblies: ls -l /proc/PID/fd), and a first admin request, DNS lookup or access-log
-    /// reopen loads a dozen more assemblies.
+    /// reopen loads a few more assemblies, and the runtime's debugger pipe takes one while it opens.
     /// </summary>
-    public const int LateRuntimeMargin = 64;
+    public const int LateRuntimeMargin = 32;
 
     public static (ulong Previous, ulong Current) RaiseLimit() => LibC.RaiseOpenFileLimit();
 
@@ -32,11 +32,15 @@ internal readonly record struct DescriptorBudget(ulong Limit, ulong PreviousLimi
         }
         if (configured is { } value)
         {
+            // More than the descriptors allow would let connections take what the runtime needs to live: lowered.
             if (value > perLoop)
             {
-                warning = $"nginx_config.event.worker_connections is {value} per event loop, but the open-files limit ({limit}) leaves descriptors for about {perLoop}; under load accept() and upstream connects will fail and back off. Raise the limit or lower worker_connections";
+                warning = $"nginx_config.event.worker_connections is {value} per event loop, but the open-files limit ({limit}) leaves descriptors for {perLoop}; using {perLoop}. Raise the limit (ulimit -n, LimitNOFILE=) to allow more";
             }
-            perLoop = value;
+            else
+            {
+                perLoop = value;
+            }
         }
         return new DescriptorBudget(limit, previous, perLoop, reserve, configured is not null, warning);
     }

@@ -61,10 +61,11 @@ internal sealed unsafe partial class TcpWorker
                 return;
             }
             var length = SockAddr.MaxLength;
-            var fd = LibC.Accept4(listener.Fd, address, &length, LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC);
+            var injected = FaultInjection.FailAccept();
+            var fd = injected ? -1 : LibC.Accept4(listener.Fd, address, &length, LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC);
             if (fd < 0)
             {
-                var errno = LibC.Errno;
+                var errno = injected ? LibC.EMFILE : LibC.Errno;
                 switch (errno)
                 {
                     case LibC.EAGAIN:
