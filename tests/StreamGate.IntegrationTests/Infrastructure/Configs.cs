@@ -37,4 +37,16 @@ internal static class Configs
         """;
 
     public static string Node(string address, int weight = 1) => $"      \"{address}\": {weight}";
+
+    /// <summary>One route for all traffic to one node (an inline upstream).</summary>
+    public static string RouteTo(string node) => $$"""
+        stream_routes:
+          - id: 1
+            upstream:
+              nodes: {"{{node}}": 1}
+        #END
+        """;
+
+    /// <summary>config.yaml lines that set the number of event loops (nginx_config.worker_processes).</summary>
+    public static string Loops(int count) => $"nginx_config:\n  worker_processes: {count}\n";
 }

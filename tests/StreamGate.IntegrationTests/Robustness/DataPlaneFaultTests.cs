@@ -13,13 +13,7 @@ public sealed class DataPlaneFaultTests
 {
     private const int TestTimeoutMs = 60_000;
 
-    private static string RouteTo(TestServer server) => $$"""
-        stream_routes:
-          - id: 1
-            upstream:
-              nodes: {"{{server.Node}}": 1}
-        #END
-        """;
+    private static string RouteTo(TestServer server) => Configs.RouteTo(server.Node);
 
     private static string AccessLog(string format) => $$"""
         nginx_config:

@@ -14,13 +14,7 @@ public sealed partial class ResourcePressureTests
 {
     private const int TestTimeoutMs = 120_000;
 
-    private static string RouteTo(TestServer server) => $$"""
-        stream_routes:
-          - id: 1
-            upstream:
-              nodes: {"{{server.Node}}": 1}
-        #END
-        """;
+    private static string RouteTo(TestServer server) => Configs.RouteTo(server.Node);
 
     private static Dictionary<string, string> Faults(string spec) => new() { ["STREAMGATE_FAULTS"] = spec };
 
@@ -88,10 +82,7 @@ public sealed partial class ResourcePressureTests
         var first = Ports.GetFree();
         var ports = Enumerable.Range(0, 4).Select(i => Ports.GetFree()).ToArray();
         // Four listeners on one loop, each with a connection waiting: one turn sees them all readable.
-        var config = Configs.Gateway([.. ports.Select(p => $"127.0.0.1:{p}")], """
-            nginx_config:
-              worker_processes: 1
-            """);
+        var config = Configs.Gateway([.. ports.Select(p => $"127.0.0.1:{p}")], Configs.Loops(1));
         await using var gateway = await GatewayProcess.StartAsync(config, RouteTo(upstream), environment: Faults("accept*3"));
         var clients = ports.Select(p => EchoesAsync(p, "hello")).ToArray();
         Assert.All(await Task.WhenAll(clients), Assert.True);
@@ -108,10 +99,7 @@ public sealed partial class ResourcePressureTests
         await using var upstream = TestServer.Echo();
         var port = Ports.GetFree();
         // One loop: its warning is rate-limited, so the two failures make one line.
-        var config = Configs.Gateway(port, """
-            nginx_config:
-              worker_processes: 1
-            """);
+        var config = Configs.Gateway(port, Configs.Loops(1));
         await using var gateway = await GatewayProcess.StartAsync(config, RouteTo(upstream), environment: Faults("epoll_ctl*2"));
         var baseline = gateway.OpenSockets();
         // Before the fix an epoll_ctl failure was an unhandled exception: the loop thread died with the fd open.
@@ -131,10 +119,7 @@ public sealed partial class ResourcePressureTests
     {
         await using var upstream = TestServer.Echo();
         var port = Ports.GetFree();
-        var config = Configs.Gateway(port, """
-            nginx_config:
-              worker_processes: 2
-            """);
+        var config = Configs.Gateway(port, Configs.Loops(2));
         await using var gateway = await GatewayProcess.StartAsync(config, RouteTo(upstream), environment: Faults("epoll_wait@0"));
         await gateway.WaitForOutputAsync("Event loop 0 failed and stopped; its listeners are closed", TimeSpan.FromSeconds(10));
         // With loop 0's SO_REUSEPORT listener still open, the kernel would hand it half of these, and nobody accepts.
@@ -148,10 +133,7 @@ public sealed partial class ResourcePressureTests
     {
         await using var upstream = TestServer.Echo();
         var port = Ports.GetFree();
-        var config = Configs.Gateway(port, """
-            nginx_config:
-              worker_processes: 1
-            """);
+        var config = Configs.Gateway(port, Configs.Loops(1));
         var (exit, output) = await GatewayProcess.RunToExitAsync(config, RouteTo(upstream), "run", Faults("epoll_wait@0"));
         Assert.Equal(1, exit);
         Assert.Contains("No event loop is left", output, StringComparison.Ordinal);

@@ -4,7 +4,12 @@ namespace StreamGate.Tests.Proxy;
 
 public sealed class TimerWheelTests
 {
-    private sealed class Recorder : ITimerTarget
+    private sealed class TestTimer(Recorder recorder) : TimerEntry
+    {
+        public override void OnTimer(long now) => recorder.OnTimer(this, now);
+    }
+
+    private sealed class Recorder
     {
         public List<(TimerEntry Timer, long Now)> Calls { get; } = [];
 
@@ -22,7 +27,7 @@ public sealed class TimerWheelTests
     {
         var wheel = new TimerWheel();
         var recorder = new Recorder();
-        var timer = new TimerEntry(recorder);
+        var timer = new TestTimer(recorder);
         wheel.Schedule(timer, 1_000);
         Assert.Equal(1000 - 400, wheel.TimeoutMs(400));
         wheel.Advance(999);
@@ -40,8 +45,8 @@ public sealed class TimerWheelTests
     {
         var wheel = new TimerWheel();
         var recorder = new Recorder();
-        var near = new TimerEntry(recorder);
-        var far = new TimerEntry(recorder);
+        var near = new TestTimer(recorder);
+        var far = new TestTimer(recorder);
         // Same bucket (10 ms ticks, 1,024 buckets): 10,240 ms apart.
         wheel.Schedule(near, 100);
         wheel.Schedule(far, 100 + (1024 * TimerWheel.TickMs));
@@ -57,8 +62,8 @@ public sealed class TimerWheelTests
     {
         var wheel = new TimerWheel();
         var recorder = new Recorder();
-        var cancelled = new TimerEntry(recorder);
-        var moved = new TimerEntry(recorder);
+        var cancelled = new TestTimer(recorder);
+        var moved = new TestTimer(recorder);
         wheel.Schedule(cancelled, 50);
         wheel.Schedule(moved, 50);
         wheel.Cancel(cancelled);
@@ -75,8 +80,8 @@ public sealed class TimerWheelTests
     {
         var wheel = new TimerWheel();
         var recorder = new Recorder();
-        var first = new TimerEntry(recorder);
-        var second = new TimerEntry(recorder);
+        var first = new TestTimer(recorder);
+        var second = new TestTimer(recorder);
         recorder.OnCall = (timer, now) =>
         {
             if (timer == first)
@@ -105,7 +110,7 @@ public sealed class TimerWheelTests
         var deadlines = new Dictionary<TimerEntry, long>();
         for (var i = 0; i < 5_000; i++)
         {
-            var timer = new TimerEntry(recorder);
+            var timer = new TestTimer(recorder);
             var deadline = random.Next(1, 60_000);
             deadlines[timer] = deadline;
             wheel.Schedule(timer, deadline);

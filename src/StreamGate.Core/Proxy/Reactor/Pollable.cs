@@ -5,14 +5,20 @@ namespace StreamGate.Proxy.Reactor;
 /// the reactor's table for its whole life (sessions are pooled, so this is once per pooled object). Each of
 /// its sockets is registered under that handle with an endpoint number (0-3) and a fresh generation, so an
 /// event still queued for a socket closed earlier in the same turn is recognised as stale and dropped.
+/// It is also its own timer (<see cref="TimerEntry"/>): a session's deadlines need no second object.
 /// </summary>
-internal abstract class Pollable
+internal abstract class Pollable : TimerEntry
 {
     /// <summary>Index in the reactor's handle table; set by <see cref="HandleTable.Add"/>.</summary>
     public int Handle { get; internal set; } = -1;
 
     /// <summary>Readiness for endpoint <paramref name="endpoint"/> registered with <paramref name="generation"/>.</summary>
     public abstract void OnReady(int endpoint, uint generation, uint events);
+
+    /// <summary>Owners that never arm a timer (listeners, the wake-up eventfd) are never called.</summary>
+    public override void OnTimer(long now)
+    {
+    }
 }
 
 /// <summary>
@@ -23,35 +29,22 @@ internal sealed class HandleTable
 {
     public const int MaxEndpoint = 3;
 
+    // Entries are never removed: sessions are pooled and keep their handle, listeners live as long as the loop.
     private Pollable?[] _items = new Pollable?[64];
-    private readonly Stack<int> _free = new();
     private int _count;
 
     public Pollable? this[int handle] => (uint)handle < (uint)_count ? _items[handle] : null;
 
     public int Add(Pollable item)
     {
-        if (!_free.TryPop(out var handle))
+        if (_count == _items.Length)
         {
-            if (_count == _items.Length)
-            {
-                Array.Resize(ref _items, _items.Length * 2);
-            }
-            handle = _count++;
+            Array.Resize(ref _items, _items.Length * 2);
         }
+        var handle = _count++;
         _items[handle] = item;
         item.Handle = handle;
         return handle;
-    }
-
-    public void Remove(Pollable item)
-    {
-        if (item.Handle >= 0 && ReferenceEquals(_items[item.Handle], item))
-        {
-            _items[item.Handle] = null;
-            _free.Push(item.Handle);
-        }
-        item.Handle = -1;
     }
 
     public static ulong Pack(int handle, int endpoint, uint generation) =>

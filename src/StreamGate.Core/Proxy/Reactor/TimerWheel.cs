@@ -1,20 +1,14 @@
 namespace StreamGate.Proxy.Reactor;
 
-/// <summary>Something a <see cref="TimerWheel"/> calls back when its deadline passes.</summary>
-internal interface ITimerTarget
-{
-    void OnTimer(TimerEntry timer, long now);
-}
-
 /// <summary>
-/// One timer, embedded in its owner (a session, a worker) and reused for the owner's whole life, so arming
-/// and cancelling allocate nothing. Linked into one bucket of the wheel while armed.
+/// One timer: its owner (a session, a worker's accept back-off) is the entry, reused for the owner's whole
+/// life, so arming and cancelling allocate nothing and a session carries no second object for it. Linked into
+/// one bucket of the wheel while armed.
 /// </summary>
-internal sealed class TimerEntry
+internal abstract class TimerEntry
 {
-    public TimerEntry(ITimerTarget owner) => Owner = owner;
-
-    public ITimerTarget Owner { get; }
+    /// <summary>Called by the wheel on the loop's thread once the deadline has passed.</summary>
+    public abstract void OnTimer(long now);
 
     /// <summary>Absolute time in milliseconds (the reactor's clock) at which the owner is called.</summary>
     public long Deadline { get; internal set; }
@@ -135,7 +129,7 @@ internal sealed class TimerWheel
             if (!timer.Armed && timer.Bucket == CollectedMark)
             {
                 timer.Bucket = 0;
-                timer.Owner.OnTimer(timer, now);
+                timer.OnTimer(now);
             }
         }
         _due.Clear();

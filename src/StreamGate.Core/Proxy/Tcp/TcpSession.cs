@@ -38,7 +38,7 @@ internal enum SessionState : byte
 /// session holds no buffer: bytes move through the worker's scratch buffer, and only a destination that refuses
 /// part of a write (or a preread hook) makes the session rent one, returned as soon as it drains.
 /// </summary>
-internal sealed unsafe partial class TcpSession : Pollable, ITimerTarget
+internal sealed unsafe partial class TcpSession : Pollable
 {
     public const int ClientEndpoint = 0;
     public const int UpstreamEndpoint = 1;
@@ -50,7 +50,6 @@ internal sealed unsafe partial class TcpSession : Pollable, ITimerTarget
         _worker = worker;
         Up = new Flow(ClientSocket, UpstreamSocket);
         Down = new Flow(UpstreamSocket, ClientSocket);
-        Timer = new TimerEntry(this);
     }
 
     public SessionState State { get; private set; }
@@ -64,8 +63,6 @@ internal sealed unsafe partial class TcpSession : Pollable, ITimerTarget
 
     /// <summary>Upstream to client.</summary>
     public Flow Down { get; }
-
-    public TimerEntry Timer { get; }
 
     public ConnectionAddresses Addresses;
 
@@ -207,7 +204,7 @@ internal sealed unsafe partial class TcpSession : Pollable, ITimerTarget
     }
 
     /// <summary>One timer per session, armed for the earlier of the state's deadline and the drain deadline.</summary>
-    public void OnTimer(TimerEntry timer, long now)
+    public override void OnTimer(long now)
     {
         if (DrainDeadline != 0 && now >= DrainDeadline)
         {
@@ -258,11 +255,11 @@ internal sealed unsafe partial class TcpSession : Pollable, ITimerTarget
         }
         if (deadline == 0)
         {
-            _worker.Timers.Cancel(Timer);
+            _worker.Timers.Cancel(this);
         }
-        else if (!Timer.Armed || Timer.Deadline != deadline)
+        else if (!Armed || Deadline != deadline)
         {
-            _worker.Timers.Schedule(Timer, deadline);
+            _worker.Timers.Schedule(this, deadline);
         }
     }
 
@@ -308,7 +305,7 @@ internal sealed unsafe partial class TcpSession : Pollable, ITimerTarget
         }
         var previous = State;
         State = SessionState.Closing;
-        _worker.Timers.Cancel(Timer);
+        _worker.Timers.Cancel(this);
         ClientSocket.Close(reset);
         UpstreamSocket.Close(reset);
         ReturnPending(Up);

@@ -251,8 +251,8 @@ internal sealed unsafe partial class TcpWorker
         _stoppedAccepting = true;
     }
 
-    private sealed class AcceptTimerTarget(TcpWorker worker) : ITimerTarget
+    private sealed class AcceptTimer(TcpWorker worker) : TimerEntry
     {
-        public void OnTimer(TimerEntry timer, long now) => worker.OnAcceptTimer();
+        public override void OnTimer(long now) => worker.OnAcceptTimer();
     }
 }

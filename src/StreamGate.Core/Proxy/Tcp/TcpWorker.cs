@@ -44,7 +44,7 @@ internal sealed unsafe partial class TcpWorker : IReactorClient, IDisposable
         _drainOnChangeMs = drainOnChangeMs;
         _logNeedsServerAddress = accessLog?.Format.Uses("server_addr") ?? false;
         Scratch = (byte*)NativeMemory.AlignedAlloc(ScratchSize, 4096);
-        _acceptTimer = new TimerEntry(new AcceptTimerTarget(this));
+        _acceptTimer = new AcceptTimer(this);
     }
 
     public int Index => _reactor.Index;
