@@ -1,16 +1,13 @@
 namespace StreamGate.Proxy.Tcp;
 
 /// <summary>
-/// One direction of a session: bytes read from <see cref="Source"/> and written to <see cref="Destination"/>.
-/// Readiness is the endpoints'; the flow keeps only what belongs to the direction: end of stream, the bytes
-/// the destination has not taken yet, and counters.
+/// One direction of a session: the bytes read from one socket on their way to the other. It lives inside its
+/// source endpoint (<see cref="SocketEndpoint.Outbound"/>), as a struct, so a session is three objects, not
+/// five. Readiness is the endpoints'; the flow keeps only what belongs to the direction: end of stream, the
+/// bytes the destination has not taken yet, and counters.
 /// </summary>
-internal sealed class Flow(SocketEndpoint source, SocketEndpoint destination)
+internal struct Flow
 {
-    public SocketEndpoint Source { get; } = source;
-
-    public SocketEndpoint Destination { get; } = destination;
-
     /// <summary>The source has sent FIN (read returned 0).</summary>
     public bool SourceEnded;
 
@@ -25,16 +22,5 @@ internal sealed class Flow(SocketEndpoint source, SocketEndpoint destination)
     public long BytesRead;
     public long BytesWritten;
 
-    public bool Finished => SourceEnded && DestinationShut && PendingCount == 0;
-
-    public void Reset()
-    {
-        SourceEnded = false;
-        DestinationShut = false;
-        Pending = null;
-        PendingOffset = 0;
-        PendingCount = 0;
-        BytesRead = 0;
-        BytesWritten = 0;
-    }
+    public readonly bool Finished => SourceEnded && DestinationShut && PendingCount == 0;
 }

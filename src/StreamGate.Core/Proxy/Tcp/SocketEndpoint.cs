@@ -30,6 +30,9 @@ internal sealed unsafe class SocketEndpoint
     /// <summary>Null for a plain socket (recv/send straight to the kernel); TLS sets one.</summary>
     public ITransport? Transport;
 
+    /// <summary>The bytes read from this socket on their way to the session's other socket.</summary>
+    public Flow Outbound;
+
     public bool IsOpen => Fd >= 0;
 
     public void Apply(uint events)
@@ -97,10 +100,11 @@ internal sealed unsafe class SocketEndpoint
         }
         _ = LibC.Close(Fd);
         Transport?.Release();
-        Reset();
+        ClearSocket();
     }
 
-    public void Reset()
+    /// <summary>Forgets the socket, keeping <see cref="Outbound"/>'s counters for the access log.</summary>
+    private void ClearSocket()
     {
         Fd = -1;
         Generation = 0;
@@ -109,5 +113,12 @@ internal sealed unsafe class SocketEndpoint
         HangupSeen = false;
         ErrorSeen = false;
         Transport = null;
+    }
+
+    /// <summary>Ready for the next session: no socket, an empty flow.</summary>
+    public void Reset()
+    {
+        ClearSocket();
+        Outbound = default;
     }
 }

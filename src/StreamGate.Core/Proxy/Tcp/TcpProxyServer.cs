@@ -149,7 +149,8 @@ internal sealed class TcpProxyServer : IAsyncDisposable
     {
         foreach (var worker in _workers)
         {
-            if (!worker.StoppedAccepting && !worker.Exited)
+            // A worker never started (start-up failed later on) has nothing to stop.
+            if (worker.Started && !worker.StoppedAccepting && !worker.Exited)
             {
                 return false;
             }

@@ -6,69 +6,87 @@ namespace StreamGate.Proxy.Tcp;
 
 internal sealed partial class TcpSession
 {
-    private PrereadStage _stage;
-    private IPrereadHook[] _hooks = [];
-    private int _hookIndex;
-    private long _hookStartedAt;
-    private bool _hookDelayed;
-    private int _listenerHooksDone;
-    private int _routeHooksDone;
-
-    // The client's first bytes, rented only by sessions that have hooks; what no hook consumed is replayed.
-    private byte[]? _preread;
-    private int _prereadCount;
-    private int _prereadConsumed;
-    private int _prereadLimit;
-    private bool _clientEndedInPreread;
-
     /// <summary>
-    /// The context hooks see: created the first time this pooled session meets a hook and kept, so it costs
-    /// nothing per connection, and nothing at all on routes without hooks (the common case: memory per idle
-    /// connection is the figure the benchmark watches).
+    /// Where a session is in its preread hooks. Created the first time a pooled session meets a hook and kept with
+    /// it, so routes without hooks (the common case) carry none of it: memory per idle connection is a figure the
+    /// benchmark watches.
     /// </summary>
-    public PrereadContext PrereadContext => _prereadContext ??= new();
+    private sealed class PrereadState
+    {
+        public readonly PrereadContext Context = new();
+        public PrereadStage Stage;
+        public IPrereadHook[] Hooks = [];
+        public int HookIndex;
+        public long HookStartedAt;
+        public bool HookDelayed;
+        public int ListenerHooksDone;
+        public int RouteHooksDone;
 
-    private PrereadContext? _prereadContext;
+        // The client's first bytes; what no hook consumed is replayed to the upstream.
+        public byte[]? Buffer;
+        public int Count;
+        public int Consumed;
+        public int Limit;
+        public bool ClientEnded;
+
+        public IPrereadHook? Current => HookIndex < Hooks.Length ? Hooks[HookIndex] : null;
+
+        public void Clear()
+        {
+            Count = 0;
+            Consumed = 0;
+            Limit = 0;
+            ClientEnded = false;
+            Hooks = [];
+            HookIndex = 0;
+            HookDelayed = false;
+        }
+    }
+
+    private PrereadState? _preread;
+
+    /// <summary>The context hooks see (addresses, server name, route, upstream).</summary>
+    public PrereadContext PrereadContext => (_preread ??= new()).Context;
 
     private void BeginPreread(PrereadStage stage, IPrereadHook[] hooks)
     {
+        var p = _preread ??= new();
         State = SessionState.Preread;
-        _stage = stage;
-        _hooks = hooks;
-        _hookIndex = 0;
-        var context = PrereadContext;
-        context.Addresses = Addresses;
-        context.Route = Route;
-        context.Upstream = Upstream;
-        context.LoopIndex = _worker.Index;
+        p.Stage = stage;
+        p.Hooks = hooks;
+        p.HookIndex = 0;
+        p.Context.Addresses = Addresses;
+        p.Context.Route = Route;
+        p.Context.Upstream = Upstream;
+        p.Context.LoopIndex = _worker.Index;
         var limit = 0;
         foreach (var hook in hooks)
         {
             limit = Math.Max(limit, hook.MaxBytes);
         }
         // Listener-level hooks may leave bytes that route-level ones also read: the buffer only grows.
-        if (limit > _prereadLimit)
+        if (limit > p.Limit)
         {
             var grown = ArrayPool<byte>.Shared.Rent(limit);
-            if (_preread is not null)
+            if (p.Buffer is not null)
             {
-                _preread.AsSpan(0, _prereadCount).CopyTo(grown);
-                ArrayPool<byte>.Shared.Return(_preread);
+                p.Buffer.AsSpan(0, p.Count).CopyTo(grown);
+                ArrayPool<byte>.Shared.Return(p.Buffer);
             }
-            _preread = grown;
-            _prereadLimit = limit;
+            p.Buffer = grown;
+            p.Limit = limit;
         }
-        StartHook();
-        RunHooks();
+        StartHook(p);
+        RunHooks(p);
     }
 
-    private void StartHook()
+    private void StartHook(PrereadState p)
     {
-        _hookStartedAt = _worker.Now;
-        _hookDelayed = false;
-        if (_hookIndex < _hooks.Length)
+        p.HookStartedAt = _worker.Now;
+        p.HookDelayed = false;
+        if (p.Current is { } hook)
         {
-            SetStateDeadline(_hookStartedAt + _hooks[_hookIndex].TimeoutMs);
+            SetStateDeadline(p.HookStartedAt + hook.TimeoutMs);
         }
     }
 
@@ -78,49 +96,45 @@ internal sealed partial class TcpSession
         {
             return;
         }
-        if (!_hookDelayed)
+        if (!_preread!.HookDelayed)
         {
-            RunHooks();
+            RunHooks(_preread);
         }
     }
 
     private void OnPrereadTimer()
     {
-        if (_hookDelayed)
+        var p = _preread!;
+        if (p.HookDelayed)
         {
-            StartHookAgainAfterDelay();
+            p.HookDelayed = false;
+            SetStateDeadline(p.HookStartedAt + p.Hooks[p.HookIndex].TimeoutMs);
+            RunHooks(p);
             return;
         }
-        RunHooks(timedOut: true);
-    }
-
-    private void StartHookAgainAfterDelay()
-    {
-        _hookDelayed = false;
-        SetStateDeadline(_hookStartedAt + _hooks[_hookIndex].TimeoutMs);
-        RunHooks();
+        RunHooks(p, timedOut: true);
     }
 
     /// <summary>Reads what the client has sent (up to the limit) into the preread buffer; false if the session closed.</summary>
-    private unsafe bool ReadClient()
+    private unsafe bool ReadClient(PrereadState p)
     {
-        while (ClientSocket.Readable && !_clientEndedInPreread && _prereadCount < _prereadLimit)
+        while (ClientSocket.Readable && !p.ClientEnded && p.Count < p.Limit)
         {
             nint received;
             int errno;
-            fixed (byte* buffer = _preread)
+            fixed (byte* buffer = p.Buffer)
             {
-                received = ClientSocket.Receive(buffer + _prereadCount, _prereadLimit - _prereadCount, out errno);
+                received = ClientSocket.Receive(buffer + p.Count, p.Limit - p.Count, out errno);
             }
             if (received > 0)
             {
-                _prereadCount += (int)received;
+                p.Count += (int)received;
                 Up.BytesRead += received;
                 continue;
             }
             if (received == 0)
             {
-                _clientEndedInPreread = true;
+                p.ClientEnded = true;
                 ClientSocket.Readable = false;
                 break;
             }
@@ -139,24 +153,17 @@ internal sealed partial class TcpSession
     }
 
     /// <summary>Shows the unconsumed bytes to the current hook and acts on its verdict, hook after hook.</summary>
-    private void RunHooks(bool timedOut = false)
+    private void RunHooks(PrereadState p, bool timedOut = false)
     {
-        if (!ReadClient())
+        if (!ReadClient(p))
         {
             return;
         }
-        while (true)
+        while (p.Current is { } hook)
         {
-            if (_hookIndex == _hooks.Length)
-            {
-                FinishStage();
-                return;
-            }
-            var hook = _hooks[_hookIndex];
-            var final = timedOut || _clientEndedInPreread || _prereadCount - _prereadConsumed >= hook.MaxBytes;
-            var context = PrereadContext;
-            context.Now = _worker.Now;
-            var verdict = hook.Inspect(_preread.AsSpan(_prereadConsumed, _prereadCount - _prereadConsumed), final, context);
+            var final = timedOut || p.ClientEnded || p.Count - p.Consumed >= hook.MaxBytes;
+            p.Context.Now = _worker.Now;
+            var verdict = hook.Inspect(p.Buffer.AsSpan(p.Consumed, p.Count - p.Consumed), final, p.Context);
             switch (verdict.Action)
             {
                 case PrereadAction.NeedMore when final:
@@ -167,35 +174,36 @@ internal sealed partial class TcpSession
                 case PrereadAction.NeedMore:
                     return;
                 case PrereadAction.Done:
-                    _prereadConsumed += Math.Clamp(verdict.Value, 0, _prereadCount - _prereadConsumed);
-                    if (_stage == PrereadStage.Listener)
+                    p.Consumed += Math.Clamp(verdict.Value, 0, p.Count - p.Consumed);
+                    if (p.Stage == PrereadStage.Listener)
                     {
-                        _listenerHooksDone++;
+                        p.ListenerHooksDone++;
                     }
                     else
                     {
-                        _routeHooksDone++;
+                        p.RouteHooksDone++;
                     }
-                    _hookIndex++;
+                    p.HookIndex++;
                     timedOut = false;
-                    StartHook();
+                    StartHook(p);
                     continue;
                 case PrereadAction.Reject:
                     Close(verdict.Value, reset: false);
                     return;
                 case PrereadAction.Delay:
-                    _hookDelayed = true;
+                    p.HookDelayed = true;
                     SetStateDeadline(_worker.Now + Math.Max(1, verdict.Value));
                     return;
             }
         }
+        FinishStage(p);
     }
 
     /// <summary>Listener hooks are done: route with what they found. Route hooks are done: connect.</summary>
-    private void FinishStage()
+    private void FinishStage(PrereadState p)
     {
-        var context = PrereadContext;
-        if (_stage == PrereadStage.Listener)
+        var context = p.Context;
+        if (p.Stage == PrereadStage.Listener)
         {
             Addresses = context.Addresses;
             var snapshot = _worker.Snapshots.Current;
@@ -218,73 +226,57 @@ internal sealed partial class TcpSession
         {
             Upstream = context.Upstream ?? Route!.Upstream;
         }
-        ReplayPreread();
+        ReplayPreread(p);
         StartConnect();
     }
 
     /// <summary>What the hooks read but did not consume goes to the upstream first, as pending bytes of the up flow.</summary>
-    private void ReplayPreread()
+    private void ReplayPreread(PrereadState p)
     {
-        if (_preread is not null && _prereadCount > _prereadConsumed)
+        if (p.Buffer is not null && p.Count > p.Consumed)
         {
-            Up.Pending = _preread;
-            Up.PendingOffset = _prereadConsumed;
-            Up.PendingCount = _prereadCount - _prereadConsumed;
+            Up.Pending = p.Buffer;
+            Up.PendingOffset = p.Consumed;
+            Up.PendingCount = p.Count - p.Consumed;
         }
-        else if (_preread is not null)
+        else if (p.Buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(_preread);
+            ArrayPool<byte>.Shared.Return(p.Buffer);
         }
-        Up.SourceEnded = _clientEndedInPreread;
-        _preread = null;
-        ClearPrereadState();
-    }
-
-    private void ClearPrereadState()
-    {
-        _prereadCount = 0;
-        _prereadConsumed = 0;
-        _prereadLimit = 0;
-        _clientEndedInPreread = false;
-        _hooks = [];
-        _hookIndex = 0;
-        _hookDelayed = false;
+        Up.SourceEnded = p.ClientEnded;
+        p.Buffer = null;
+        p.Clear();
     }
 
     /// <summary>At close: hooks that returned Done release what they took; an unfinished preread buffer goes back.</summary>
     private void ReleasePreread()
     {
-        if (_listenerHooksDone > 0 || _routeHooksDone > 0)
+        if (_preread is not { } p)
         {
-            ReleaseHooks();
+            return;
         }
-        if (_preread is not null)
+        if (p.ListenerHooksDone > 0 && Listener is { } listener)
         {
-            ArrayPool<byte>.Shared.Return(_preread);
-            _preread = null;
-        }
-        ClearPrereadState();
-        _prereadContext?.Reset();
-    }
-
-    private void ReleaseHooks()
-    {
-        var context = PrereadContext;
-        if (_listenerHooksDone > 0 && Listener is { } listener)
-        {
-            for (var i = 0; i < _listenerHooksDone; i++)
+            for (var i = 0; i < p.ListenerHooksDone; i++)
             {
-                listener.PrereadHooks[i].Release(context);
+                listener.PrereadHooks[i].Release(p.Context);
             }
         }
-        if (Route is not null)
+        if (p.RouteHooksDone > 0 && Route is not null)
         {
-            for (var i = 0; i < _routeHooksDone && i < Route.PrereadHooks.Length; i++)
+            for (var i = 0; i < p.RouteHooksDone && i < Route.PrereadHooks.Length; i++)
             {
-                Route.PrereadHooks[i].Release(context);
+                Route.PrereadHooks[i].Release(p.Context);
             }
         }
-        _listenerHooksDone = 0;
-        _routeHooksDone = 0;
+        p.ListenerHooksDone = 0;
+        p.RouteHooksDone = 0;
+        if (p.Buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(p.Buffer);
+            p.Buffer = null;
+        }
+        p.Clear();
+        p.Context.Reset();
     }
 }

@@ -26,14 +26,14 @@ internal sealed unsafe partial class TcpSession
     /// <summary>Moves what can be moved both ways, then closes the session when both directions are done.</summary>
     public void Pump()
     {
-        var up = Transfer(Up);
+        var up = Transfer(ClientSocket, UpstreamSocket);
         if (up is TransferResult.SourceFailed or TransferResult.DestinationFailed)
         {
             // Client reset: reset the upstream. Upstream refused our write: reset the client.
             Close(up == TransferResult.SourceFailed ? 200 : 502, reset: true);
             return;
         }
-        var down = Transfer(Down);
+        var down = Transfer(UpstreamSocket, ClientSocket);
         if (down is TransferResult.SourceFailed or TransferResult.DestinationFailed)
         {
             Close(down == TransferResult.SourceFailed ? 502 : 200, reset: true);
@@ -60,10 +60,9 @@ internal sealed unsafe partial class TcpSession
     /// socket's receive queue is empty (edge-triggered epoll reports the next arrival), which saves the extra read
     /// that would only return EAGAIN, as nginx does. A FIN is passed on once everything before it is written.
     /// </summary>
-    private TransferResult Transfer(Flow flow)
+    private TransferResult Transfer(SocketEndpoint source, SocketEndpoint destination)
     {
-        var source = flow.Source;
-        var destination = flow.Destination;
+        ref var flow = ref source.Outbound;
         var scratch = _worker.Scratch;
         for (var reads = 0; ; reads++)
         {
@@ -107,8 +106,7 @@ internal sealed unsafe partial class TcpSession
                     flow.DestinationShut = true;
                     // When the other direction has already ended, both sockets are closed right after this, and
                     // close() sends the FIN: the shutdown would be a syscall for nothing.
-                    var opposite = ReferenceEquals(flow, Up) ? Down : Up;
-                    if (!opposite.Finished)
+                    if (!destination.Outbound.Finished)
                     {
                         _ = LibC.Shutdown(destination.Fd, LibC.SHUT_WR);
                     }

@@ -45,12 +45,7 @@ internal sealed unsafe partial class TcpSession : Pollable
 
     private readonly TcpWorker _worker;
 
-    public TcpSession(TcpWorker worker)
-    {
-        _worker = worker;
-        Up = new Flow(ClientSocket, UpstreamSocket);
-        Down = new Flow(UpstreamSocket, ClientSocket);
-    }
+    public TcpSession(TcpWorker worker) => _worker = worker;
 
     public SessionState State { get; private set; }
 
@@ -59,10 +54,10 @@ internal sealed unsafe partial class TcpSession : Pollable
     public SocketEndpoint UpstreamSocket { get; } = new();
 
     /// <summary>Client to upstream.</summary>
-    public Flow Up { get; }
+    public ref Flow Up => ref ClientSocket.Outbound;
 
     /// <summary>Upstream to client.</summary>
-    public Flow Down { get; }
+    public ref Flow Down => ref UpstreamSocket.Outbound;
 
     public ConnectionAddresses Addresses;
 
@@ -306,10 +301,10 @@ internal sealed unsafe partial class TcpSession : Pollable
         var previous = State;
         State = SessionState.Closing;
         _worker.Timers.Cancel(this);
+        ReturnPending(ref Up);
+        ReturnPending(ref Down);
         ClientSocket.Close(reset);
         UpstreamSocket.Close(reset);
-        ReturnPending(Up);
-        ReturnPending(Down);
         ReleasePreread();
         if (_connectReported)
         {
@@ -320,7 +315,7 @@ internal sealed unsafe partial class TcpSession : Pollable
         _worker.Return(this);
     }
 
-    private static void ReturnPending(Flow flow)
+    private static void ReturnPending(ref Flow flow)
     {
         if (flow.Pending is not null)
         {
@@ -334,8 +329,6 @@ internal sealed unsafe partial class TcpSession : Pollable
         State = SessionState.Free;
         ClientSocket.Reset();
         UpstreamSocket.Reset();
-        Up.Reset();
-        Down.Reset();
         Listener = null;
         Route = null;
         Upstream = null;
