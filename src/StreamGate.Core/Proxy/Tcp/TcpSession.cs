@@ -99,8 +99,6 @@ internal sealed unsafe partial class TcpSession : Pollable
     /// <summary>In the worker's list of sessions with work left over from a turn.</summary>
     public bool Queued;
 
-    private TcpWorker Worker => _worker;
-
     /// <summary>Takes over an accepted, registered client socket and moves it on (route, preread or connect).</summary>
     public void Start(ListenerSocket listener, StreamRoute? route, long configVersion)
     {
