@@ -14,9 +14,11 @@ namespace StreamGate.Proxy.Tcp;
 /// </summary>
 internal sealed unsafe partial class TcpWorker : IReactorClient, IDisposable
 {
-    // 64 KiB per read: four times nginx's 16k proxy_buffer_size, so a bulk transfer makes a quarter of the
-    // syscalls; it is one buffer per loop, not per connection, so the size costs no per-connection memory.
-    public const int ScratchSize = 64 * 1024;
+    // 32 KiB per read: twice nginx's 16k proxy_buffer_size. One iperf3 stream through the gateway moved
+    // 14 Gbit per CPU-second with 32 KiB, 13 with 16 KiB and 10.5 with 64 KiB (2026-12-03, 4 interleaved rounds):
+    // a buffer that stays in L1/L2 between recv and send beats fewer, larger syscalls. One buffer per loop,
+    // not per connection, so the size costs no per-connection memory.
+    public const int ScratchSize = 32 * 1024;
 
     public const int CommandStopAccepting = 1;
     public const int CommandAbortAll = 2;
