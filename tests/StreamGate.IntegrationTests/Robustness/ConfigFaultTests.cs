@@ -181,10 +181,10 @@ public sealed class ConfigFaultTests
 
     [Theory(Timeout = TestTimeoutMs)]
     [MemberData(nameof(HostileFirstFiles))]
-    public async Task A_hostile_first_file_refuses_to_start_with_the_limit(string kind, string message)
+    public async Task A_hostile_first_file_refuses_to_start_and_fails_validate_with_the_limit(string kind, string message)
     {
         var (config, _, _) = Standalone();
-        // Launched on a placeholder, which the hostile bytes replace before the process reads them: RunToExitAsync takes text.
+        // Written here as bytes (RunToExitAsync takes text, which cannot hold invalid UTF-8).
         var directory = Path.Combine(Path.GetTempPath(), "streamgate-it-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
         try
@@ -196,25 +196,28 @@ public sealed class ConfigFaultTests
                 "deep" => DeepNesting(),
                 _ => Encoding.ASCII.GetBytes(AliasBomb()),
             });
-            using var process = GatewayLauncher.Create(directory, "run");
-            var output = new StringBuilder();
-            GatewayLauncher.Start(process, line =>
+            foreach (var command in (string[])["run", "validate"])
             {
+                using var process = GatewayLauncher.Create(directory, command);
+                var output = new StringBuilder();
+                GatewayLauncher.Start(process, line =>
+                {
+                    lock (output)
+                    {
+                        output.AppendLine(line);
+                    }
+                });
+                using var timeout = new CancellationTokenSource(GatewayProcess.StartTimeout);
+                await process.WaitForExitAsync(timeout.Token);
+                string text;
                 lock (output)
                 {
-                    output.AppendLine(line);
+                    text = output.ToString();
                 }
-            });
-            using var timeout = new CancellationTokenSource(GatewayProcess.StartTimeout);
-            await process.WaitForExitAsync(timeout.Token);
-            string text;
-            lock (output)
-            {
-                text = output.ToString();
+                Assert.True(process.ExitCode == 1, $"{command}: exit code {process.ExitCode}; output:\n{text}");
+                Assert.Contains(message, text, StringComparison.Ordinal);
+                Assert.DoesNotContain("Unhandled exception", text, StringComparison.Ordinal);
             }
-            Assert.True(process.ExitCode == 1, $"exit code {process.ExitCode}; output:\n{text}");
-            Assert.Contains(message, text, StringComparison.Ordinal);
-            Assert.DoesNotContain("Unhandled exception", text, StringComparison.Ordinal);
         }
         finally
         {
