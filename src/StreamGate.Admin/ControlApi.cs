@@ -6,7 +6,8 @@ namespace StreamGate.Admin;
 
 /// <summary>
 /// The read-only control API (APISIX's control port, 9090): what the data plane is serving right now and at
-/// which store revision, for operators and tests.
+/// which store revision, which stored objects it leaves out and why, and the last configuration it refused,
+/// for operators and tests.
 /// </summary>
 internal static class ControlApi
 {
@@ -21,14 +22,32 @@ internal static class ControlApi
         app.MapGet("/v1/config", () =>
         {
             var s = snapshots.Current;
-            return Results.Json(new JsonObject
+            var skipped = new JsonArray();
+            foreach (var item in s.Skipped)
+            {
+                skipped.Add(new JsonObject { ["key"] = item.Key, ["reason"] = item.Reason });
+            }
+            var answer = new JsonObject
             {
                 ["revision"] = s.Version,
                 ["applied_at"] = s.AppliedAt.ToUnixTimeMilliseconds(),
                 ["stream_routes"] = s.Routes.Routes.Count,
                 ["upstreams"] = s.Source.Upstreams.Count,
                 ["services"] = s.Source.Services.Count,
-            });
+                ["skipped_count"] = s.Skipped.Count,
+                ["skipped"] = skipped,
+                ["source_reads"] = snapshots.SourceReads,
+            };
+            if (snapshots.Rejection is { } rejected)
+            {
+                answer["rejected"] = new JsonObject
+                {
+                    ["at"] = rejected.At.ToUnixTimeMilliseconds(),
+                    ["revision"] = rejected.Version,
+                    ["reason"] = rejected.Reason,
+                };
+            }
+            return Results.Json(answer);
         });
         app.MapGet("/v1/stream_routes", () => Results.Json(snapshots.Current.Source.Routes, Json));
         app.MapGet("/v1/stream_routes/{id}", (string id) =>

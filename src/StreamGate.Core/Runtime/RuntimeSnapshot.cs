@@ -9,11 +9,12 @@ namespace StreamGate.Runtime;
 /// </summary>
 internal sealed class RuntimeSnapshot
 {
-    public RuntimeSnapshot(RouteTable routes, ConfigSet source, long version)
+    public RuntimeSnapshot(RouteTable routes, ConfigSet source, long version, IReadOnlyList<SkippedObject>? skipped = null)
     {
         Routes = routes;
         Source = source;
         Version = version;
+        Skipped = skipped ?? [];
         AppliedAt = DateTimeOffset.UtcNow;
     }
 
@@ -25,21 +26,47 @@ internal sealed class RuntimeSnapshot
 
     public long Version { get; }
 
+    /// <summary>Objects of the source that this snapshot does not serve (a store applies the rest without them), in key order.</summary>
+    public IReadOnlyList<SkippedObject> Skipped { get; }
+
     public DateTimeOffset AppliedAt { get; }
 }
+
+/// <summary>A stored object left out of the served configuration: its store key and why.</summary>
+internal sealed record SkippedObject(string Key, string Reason)
+{
+    public override string ToString() => $"{Key}: {Reason}";
+}
+
+/// <summary>A configuration that was not applied at all (a file refused whole, a build that failed): when, for which version if known, and why.</summary>
+internal sealed record ConfigRejection(DateTimeOffset At, long? Version, string Reason);
 
 /// <summary>Holds the snapshot new connections use; the swap is a single reference write.</summary>
 internal sealed class SnapshotHolder
 {
     private RuntimeSnapshot _current = RuntimeSnapshot.Empty;
+    private ConfigRejection? _rejection;
+    private long _sourceReads;
 
     public RuntimeSnapshot Current => Volatile.Read(ref _current);
+
+    /// <summary>The last configuration refused since <see cref="Current"/> was applied; null when the newest one is served.</summary>
+    public ConfigRejection? Rejection => Volatile.Read(ref _rejection);
+
+    /// <summary>How many times the source's content has been read in full (apisix.yaml: reads of a changed file); for the control API.</summary>
+    public long SourceReads => Interlocked.Read(ref _sourceReads);
 
     public event Action<RuntimeSnapshot>? Applied;
 
     public void Apply(RuntimeSnapshot snapshot)
     {
         Volatile.Write(ref _current, snapshot);
+        Volatile.Write(ref _rejection, null);
         Applied?.Invoke(snapshot);
     }
+
+    /// <summary>Records that a newer configuration was refused; <see cref="Current"/> keeps serving.</summary>
+    public void Reject(long? version, string reason) => Volatile.Write(ref _rejection, new ConfigRejection(DateTimeOffset.UtcNow, version, reason));
+
+    public void CountSourceRead() => Interlocked.Increment(ref _sourceReads);
 }

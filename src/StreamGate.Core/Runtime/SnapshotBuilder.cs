@@ -9,8 +9,8 @@ namespace StreamGate.Runtime;
 /// <summary>
 /// Resolves a <see cref="ConfigSet"/> into a <see cref="RuntimeSnapshot"/>: follows upstream_id and service_id
 /// references, inherits a service's upstream, gives nodes the addresses their host names resolved to, compiles
-/// the route table. Every dangling reference is reported; a set with any is refused as a whole. Each source of
-/// configuration owns one builder, and with it the runtime objects it may reuse.
+/// the route table. Every dangling reference is reported: a file with any is refused as a whole, a store skips the
+/// objects concerned. Each source of configuration owns one builder, and with it the runtime objects it may reuse.
 /// </summary>
 internal sealed class SnapshotBuilder
 {
@@ -35,26 +35,39 @@ internal sealed class SnapshotBuilder
     /// <param name="hosts">Host name to address (null: did not resolve), as <see cref="HostResolver.ResolveAsync"/> gives; IP literals need no entry.</param>
     public RuntimeSnapshot Build(ConfigSet config, long version, IReadOnlyDictionary<string, IPAddress?> hosts)
     {
-        var errors = new List<ConfigError>();
-        var snapshot = Build(config, version, errors, hosts);
-        if (errors.Count > 0)
+        var problems = new List<BuildProblem>();
+        var snapshot = Build(config, version, problems, hosts);
+        if (problems.Count > 0)
         {
-            throw new ConfigException(errors);
+            throw new ConfigException([.. problems.Select(p => p.ToConfigError())]);
         }
         return snapshot;
     }
 
     /// <summary>
-    /// Builds a snapshot of everything that resolves and reports the rest in <paramref name="errors"/>: a store
+    /// Builds a snapshot of everything that resolves and reports the rest in <paramref name="problems"/>: a store
     /// applies each write on its own, so one route whose service was force-deleted must not stop the others.
-    /// Synchronous and free of I/O: the names were looked up before.
+    /// Each object is built on its own: whatever one throws skips that object (and what depends on it) with the
+    /// reason, never the build. Synchronous and free of I/O: the names were looked up before.
     /// </summary>
-    public RuntimeSnapshot Build(ConfigSet config, long version, List<ConfigError> errors, IReadOnlyDictionary<string, IPAddress?> hosts)
+    public RuntimeSnapshot Build(ConfigSet config, long version, List<BuildProblem> problems, IReadOnlyDictionary<string, IPAddress?> hosts)
     {
+        var before = problems.Count;
         var named = new Dictionary<string, Upstream>(StringComparer.Ordinal);
+        // Objects that failed to build, with why: what refers to them says so instead of "404".
+        var failed = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (id, upstream) in config.Upstreams)
         {
-            named[id] = CreateUpstream(id, upstream, hosts);
+            try
+            {
+                named[id] = CreateUpstream(id, upstream, hosts);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                var reason = CannotBuild(e);
+                problems.Add(new BuildProblem("upstreams", id, null, reason));
+                failed["upstreams/" + id] = reason;
+            }
         }
         var services = new Dictionary<string, Upstream?>(StringComparer.Ordinal);
         foreach (var (id, service) in config.Services)
@@ -62,60 +75,105 @@ internal sealed class SnapshotBuilder
             Upstream? upstream = null;
             if (service.Upstream is not null)
             {
-                upstream = CreateUpstream("service:" + id, service.Upstream, hosts);
+                try
+                {
+                    upstream = CreateUpstream("service:" + id, service.Upstream, hosts);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    var reason = CannotBuild(e);
+                    problems.Add(new BuildProblem("services", id, "upstream", reason));
+                    failed["services/" + id] = reason;
+                }
             }
             else if (service.UpstreamId is not null && !named.TryGetValue(service.UpstreamId, out upstream))
             {
-                errors.Add(new ConfigError($"services[id={id}].upstream_id", $"failed to fetch upstream info by upstream id [{service.UpstreamId}], response code: 404"));
+                var reason = Missing("upstream", service.UpstreamId, failed);
+                problems.Add(new BuildProblem("services", id, "upstream_id", reason));
+                failed["services/" + id] = reason;
             }
             services[id] = upstream;
         }
         var routes = new List<StreamRoute>(config.Routes.Count);
+        var served = new List<StreamRouteConfig>(config.Routes.Count);
         foreach (var route in config.Routes)
         {
-            var path = $"stream_routes[id={route.Id}]";
-            Upstream? upstream = null;
-            Upstream? serviceUpstream = null;
-            if (route.ServiceId is not null && !services.TryGetValue(route.ServiceId, out serviceUpstream))
+            try
             {
-                errors.Add(new ConfigError(path + ".service_id", $"failed to fetch service info by service id [{route.ServiceId}], response code: 404"));
-                continue;
-            }
-            if (route.Upstream is not null)
-            {
-                upstream = CreateUpstream("route:" + route.Id, route.Upstream, hosts);
-            }
-            else if (route.UpstreamId is not null)
-            {
-                if (!named.TryGetValue(route.UpstreamId, out upstream))
+                if (BuildRoute(route, named, services, failed, hosts, problems) is { } compiled)
                 {
-                    errors.Add(new ConfigError(path + ".upstream_id", $"failed to fetch upstream info by upstream id [{route.UpstreamId}], response code: 404"));
-                    continue;
+                    routes.Add(compiled);
+                    served.Add(route);
                 }
             }
-            else
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
-                upstream = serviceUpstream;
+                problems.Add(new BuildProblem("stream_routes", route.Id, null, CannotBuild(e)));
             }
-            if (upstream is null)
-            {
-                errors.Add(new ConfigError(path, $"the route has no upstream: its service [{route.ServiceId}] has none either; set upstream or upstream_id on the route or the service"));
-                continue;
-            }
-            if (!_routes.TryGetValue(route, out var compiled) || !ReferenceEquals(compiled.Upstream, upstream))
-            {
-                compiled = new StreamRoute(
-                    route.Id,
-                    route.RemoteAddr is null ? null : Prefix(route.RemoteAddr),
-                    route.ServerAddr is null ? null : Prefix(route.ServerAddr),
-                    route.ServerPort ?? 0,
-                    upstream);
-                _routes.AddOrUpdate(route, compiled);
-            }
-            routes.Add(compiled);
         }
-        return new RuntimeSnapshot(new RouteTable(routes), config, version);
+        // The source a snapshot shows (the control API) is what it serves: without the objects skipped.
+        var source = problems.Count == before ? config : new ConfigSet(
+            served,
+            config.Upstreams.Where(u => named.ContainsKey(u.Key)).ToDictionary(StringComparer.Ordinal),
+            config.Services.Where(s => !failed.ContainsKey("services/" + s.Key)).ToDictionary(StringComparer.Ordinal));
+        return new RuntimeSnapshot(new RouteTable(routes), source, version);
     }
+
+    private StreamRoute? BuildRoute(StreamRouteConfig route, Dictionary<string, Upstream> named, Dictionary<string, Upstream?> services, Dictionary<string, string> failed, IReadOnlyDictionary<string, IPAddress?> hosts, List<BuildProblem> problems)
+    {
+        Upstream? upstream;
+        Upstream? serviceUpstream = null;
+        if (route.ServiceId is not null && !services.TryGetValue(route.ServiceId, out serviceUpstream))
+        {
+            problems.Add(new BuildProblem("stream_routes", route.Id, "service_id", Missing("service", route.ServiceId, failed)));
+            return null;
+        }
+        if (route.Upstream is not null)
+        {
+            upstream = CreateUpstream("route:" + route.Id, route.Upstream, hosts);
+        }
+        else if (route.UpstreamId is not null)
+        {
+            if (!named.TryGetValue(route.UpstreamId, out upstream))
+            {
+                problems.Add(new BuildProblem("stream_routes", route.Id, "upstream_id", Missing("upstream", route.UpstreamId, failed)));
+                return null;
+            }
+        }
+        else
+        {
+            upstream = serviceUpstream;
+        }
+        if (upstream is null && route.ServiceId is not null && failed.ContainsKey("services/" + route.ServiceId))
+        {
+            problems.Add(new BuildProblem("stream_routes", route.Id, "service_id", Missing("service", route.ServiceId, failed)));
+            return null;
+        }
+        if (upstream is null)
+        {
+            problems.Add(new BuildProblem("stream_routes", route.Id, null, $"the route has no upstream: its service [{route.ServiceId}] has none either; set upstream or upstream_id on the route or the service"));
+            return null;
+        }
+        if (!_routes.TryGetValue(route, out var compiled) || !ReferenceEquals(compiled.Upstream, upstream))
+        {
+            compiled = new StreamRoute(
+                route.Id,
+                route.RemoteAddr is null ? null : Prefix(route.RemoteAddr),
+                route.ServerAddr is null ? null : Prefix(route.ServerAddr),
+                route.ServerPort ?? 0,
+                upstream);
+            _routes.AddOrUpdate(route, compiled);
+        }
+        return compiled;
+    }
+
+    /// <summary>APISIX's answer for a reference to nothing; for a reference to an object that was skipped, why that one was.</summary>
+    private static string Missing(string kind, string id, Dictionary<string, string> failed) =>
+        failed.TryGetValue(kind + "s/" + id, out var reason)
+            ? $"its {kind} [{id}] is skipped: {reason}"
+            : $"failed to fetch {kind} info by {kind} id [{id}], response code: 404";
+
+    private static string CannotBuild(Exception e) => $"cannot be built: {e.Message} ({e.GetType().Name})";
 
     private static IpPrefix Prefix(string text) =>
         IpPrefix.TryParse(text, out var prefix) ? prefix : throw new InvalidOperationException($"validated address {text} did not parse");
@@ -163,4 +221,14 @@ internal sealed class SnapshotBuilder
             return true;
         }
     }
+}
+
+/// <summary>An object the builder could not serve: which one (its collection and id), the field at fault if one, and why.</summary>
+internal sealed record BuildProblem(string Resource, string Id, string? Field, string Message)
+{
+    /// <summary>As a file's error: <c>stream_routes[id=1].upstream_id</c>.</summary>
+    public ConfigError ToConfigError() => new($"{Resource}[id={Id}]{(Field is null ? "" : "." + Field)}", Message);
+
+    /// <summary>As a store's skipped object: its key under <paramref name="prefix"/> and the reason, with the field.</summary>
+    public SkippedObject ToSkipped(string prefix) => new($"{prefix}{Resource}/{Id}", Field is null ? Message : $"{Field}: {Message}");
 }

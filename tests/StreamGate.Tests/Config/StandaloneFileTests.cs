@@ -138,4 +138,47 @@ public class StandaloneFileTests
         ConfigAssert.Single(errors, path, message);
         Assert.Single(errors);
     }
+
+    [Theory]
+    [InlineData(new byte[] { 0x61, 0x3a, 0x20, 0xff, 0x0a }, "not valid UTF-8: 0xFF at line 1 (byte offset 3)")]
+    [InlineData(new byte[] { 0x61, 0x3a, 0x20, 0x31, 0x0a, 0x62, 0x3a, 0x20, 0xc3, 0x28, 0x0a }, "not valid UTF-8: 0xC3 at line 2 (byte offset 8)")]
+    [InlineData(new byte[] { 0x61, 0x3a, 0x20, 0xe2, 0x82 }, "not valid UTF-8: 0xE2 at line 1 (byte offset 3)")]
+    public void InvalidUtf8IsRefusedWithWhereItIs(byte[] bytes, string message)
+    {
+        var error = Assert.Single(ConfigAssert.Throws(() => StandaloneFile.Decode(bytes)));
+        Assert.Equal(StandaloneFile.FileName, error.Path);
+        Assert.Equal(message + "; save the file as UTF-8", error.Message);
+    }
+
+    [Fact]
+    public void Utf8WithAByteOrderMarkIsRead()
+    {
+        Assert.Equal("a: é", StandaloneFile.Decode([0xEF, 0xBB, 0xBF, 0x61, 0x3a, 0x20, 0xc3, 0xa9]));
+    }
+
+    [Fact]
+    public void AFileOverTheSizeLimitIsRefusedBeforeItIsRead()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            using (var file = File.OpenWrite(path))
+            {
+                file.SetLength(StandaloneFile.MaxBytes + 1);
+            }
+            var error = Assert.Single(ConfigAssert.Throws(() => StandaloneFile.ReadBytes(path)));
+            Assert.Equal($"{path} is 33,554,433 bytes, over the limit of 32 MiB (33,554,432 bytes); it is not read (split the configuration, or serve it from the store)", error.Message);
+            Assert.Equal(error.Message, Assert.Single(ConfigAssert.Throws(() => StandaloneFile.Load(path))).Message);
+
+            using (var file = File.OpenWrite(path))
+            {
+                file.SetLength(StandaloneFile.MaxBytes);
+            }
+            Assert.Equal(StandaloneFile.MaxBytes, StandaloneFile.ReadBytes(path).Length);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

@@ -104,4 +104,77 @@ public class YamlDocumentTests
         var errors = ConfigAssert.Throws(() => YamlDocument.Parse("? [a, b]\n: 1\n", "keys.yaml"));
         ConfigAssert.Single(errors, "keys.yaml", "is not a plain value");
     }
+
+    [Fact]
+    public void NestingDeeperThanTheLimitIsRefusedWithoutOverflowingTheStack()
+    {
+        // 100,000 levels overflowed the stack (the process died); the parse now stops at the 65th.
+        var errors = ConfigAssert.Throws(() => YamlDocument.Parse("a: " + new string('[', 100_000) + "\n", "deep.yaml"));
+        var error = ConfigAssert.Single(errors, "deep.yaml", "nesting deeper than 64 levels at line 1");
+        Assert.Contains("no configuration is nested that deep", error.Message, StringComparison.Ordinal);
+        ConfigAssert.Throws(() => YamlDocument.Parse(new string('[', YamlDocument.MaxDepth + 1) + new string(']', YamlDocument.MaxDepth + 1), "deep.yaml"));
+    }
+
+    [Fact]
+    public void NestingUpToTheLimitIsRead()
+    {
+        var root = YamlDocument.Parse(new string('[', YamlDocument.MaxDepth) + "1" + new string(']', YamlDocument.MaxDepth), "deep.yaml");
+        var node = root;
+        for (var i = 1; i < YamlDocument.MaxDepth; i++)
+        {
+            node = Assert.Single(node!.AsArray());
+        }
+        Assert.Equal(1, Assert.Single(node!.AsArray())!.GetValue<long>());
+        // Block style counts the same way.
+        var block = string.Concat(Enumerable.Range(0, YamlDocument.MaxDepth + 1).Select(i => new string(' ', i * 2) + "k:\n"));
+        ConfigAssert.Single(ConfigAssert.Throws(() => YamlDocument.Parse(block, "deep.yaml")), "deep.yaml", "nesting deeper than 64 levels");
+    }
+
+    [Fact]
+    public void AnAliasBombIsRefusedAtTheLimit()
+    {
+        // The 490-byte "billion laughs": nine levels of nine aliases, 387 million strings once expanded (1 GB,
+        // then the OOM killer).
+        var bomb = new System.Text.StringBuilder("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        for (var level = 'b'; level <= 'i'; level++)
+        {
+            var previous = (char)(level - 1);
+            bomb.Append(level).Append(": &").Append(level).Append(" [").Append(string.Join(",", Enumerable.Repeat("*" + previous, 9))).Append("]\n");
+        }
+        var errors = ConfigAssert.Throws(() => YamlDocument.Parse(bomb.ToString(), "bomb.yaml"));
+        var error = ConfigAssert.Single(errors, "bomb.yaml", "aliases expand to more than 1,000,000 nodes");
+        Assert.Contains("write the repeated parts out instead of nesting aliases", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AliasesCopyTheirAnchorsNode()
+    {
+        var root = YamlDocument.Parse("""
+            base: &up {nodes: {"127.0.0.1:1": 1}, type: roundrobin}
+            port: &p 9100
+            routes:
+              - {upstream: *up, server_port: *p}
+              - {upstream: *up}
+            """, "anchors.yaml")!;
+        Assert.Equal("""{"nodes":{"127.0.0.1:1":1},"type":"roundrobin"}""", root["routes"]![1]!["upstream"]!.ToJsonString());
+        Assert.Equal(9100, root["routes"]![0]!["server_port"]!.GetValue<long>());
+        // Copies, not shared nodes: each can sit in its own place in the tree.
+        Assert.NotSame(root["routes"]![0]!["upstream"], root["routes"]![1]!["upstream"]);
+    }
+
+    [Theory]
+    [InlineData("a: *nothing\n", "alias *nothing at line 1 refers to no anchor defined before it")]
+    [InlineData("a: &x [1, *x]\n", "alias *x at line 1 refers to no anchor defined before it")]
+    [InlineData("a: &k b\n*k : 1\n", "a mapping key at line 2 is not a plain value")]
+    public void BadAliasesAreRefused(string yaml, string message)
+    {
+        ConfigAssert.Single(ConfigAssert.Throws(() => YamlDocument.Parse(yaml, "alias.yaml")), "alias.yaml", message);
+    }
+
+    [Fact]
+    public void OnlyTheFirstDocumentIsTheResultAndLaterOnesAreStillChecked()
+    {
+        Assert.Equal("""{"a":1}""", YamlDocument.Parse("a: 1\n---\nb: 2\n", "docs.yaml")!.ToJsonString());
+        ConfigAssert.Single(ConfigAssert.Throws(() => YamlDocument.Parse("a: 1\n---\nb: [\n", "docs.yaml")), "docs.yaml", "not valid YAML at line");
+    }
 }

@@ -288,4 +288,43 @@ public class SnapshotBuilderTests
         Assert.NotSame(before, after);
         Assert.Equal(IPAddress.Parse("10.0.0.2"), after.Nodes[0].Address);
     }
+
+    [Fact]
+    public void AnObjectThatThrowsWhileBuiltIsSkippedWithWhatDependsOnItAndTheRestIsBuilt()
+    {
+        // Port 70000 passes no validator; set directly, it makes the node's socket address throw: the stand-in for
+        // any object that validates but does not build.
+        var bad = new UpstreamConfig { Id = "bad", Nodes = [new NodeConfig("127.0.0.1", 70000, 1, 0)] };
+        var good = new UpstreamConfig { Id = "good", Nodes = [new NodeConfig("127.0.0.1", 7001, 1, 0)] };
+        var set = new ConfigSet(
+            [
+                new StreamRouteConfig { Id = "r1", UpstreamId = "bad" },
+                new StreamRouteConfig { Id = "r2", UpstreamId = "good" },
+                new StreamRouteConfig { Id = "r3", Upstream = bad with { Id = null } },
+                new StreamRouteConfig { Id = "r4", ServiceId = "s" },
+            ],
+            new Dictionary<string, UpstreamConfig> { ["bad"] = bad, ["good"] = good },
+            new Dictionary<string, ServiceConfig> { ["s"] = new ServiceConfig { Id = "s", UpstreamId = "bad" } });
+        var problems = new List<BuildProblem>();
+
+        var snapshot = NewBuilder().Build(set, 3, problems, NoNames);
+
+        Assert.Equal("r2", Assert.Single(snapshot.Routes.Routes).Id);
+        Assert.Equal(["r2"], snapshot.Source.Routes.Select(r => r.Id));
+        Assert.Equal(["good"], snapshot.Source.Upstreams.Keys);
+        Assert.Empty(snapshot.Source.Services);
+        var skipped = problems.Select(p => p.ToSkipped("/apisix/")).ToDictionary(p => p.Key, p => p.Reason);
+        Assert.Equal(5, skipped.Count);
+        Assert.StartsWith("cannot be built: ", skipped["/apisix/upstreams/bad"], StringComparison.Ordinal);
+        Assert.EndsWith("(ArgumentOutOfRangeException)", skipped["/apisix/upstreams/bad"], StringComparison.Ordinal);
+        Assert.StartsWith("upstream_id: its upstream [bad] is skipped: cannot be built: ", skipped["/apisix/stream_routes/r1"], StringComparison.Ordinal);
+        Assert.StartsWith("cannot be built: ", skipped["/apisix/stream_routes/r3"], StringComparison.Ordinal);
+        Assert.StartsWith("upstream_id: its upstream [bad] is skipped: ", skipped["/apisix/services/s"], StringComparison.Ordinal);
+        Assert.StartsWith("service_id: its service [s] is skipped: its upstream [bad] is skipped: ", skipped["/apisix/stream_routes/r4"], StringComparison.Ordinal);
+
+        // A file is refused whole, every problem named as a file's path.
+        var errors = ConfigAssert.Throws(() => NewBuilder().Build(set, 3, NoNames));
+        ConfigAssert.Single(errors, "upstreams[id=bad]", "cannot be built: ");
+        ConfigAssert.Single(errors, "stream_routes[id=r1].upstream_id", "its upstream [bad] is skipped");
+    }
 }
