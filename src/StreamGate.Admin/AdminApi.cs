@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
-using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
 using StreamGate.Config;
 using StreamGate.Stores;
 
@@ -11,31 +10,62 @@ namespace StreamGate.Admin;
 /// <summary>
 /// /apisix/admin: APISIX's admin API for the stream resources, on a store. Every write is validated whole,
 /// checked for references, and written under one lock so that "is this upstream still used?" and the write
-/// that depends on the answer cannot interleave with another write.
+/// that depends on the answer cannot interleave with another write. A PATCH is a read-merge-write that only
+/// lands on the revision it read (compare-and-swap, retried), as etcd clients do: no update is lost and a
+/// deleted object is never brought back.
 /// </summary>
+/// <remarks>
+/// Failures answer {"error_msg"} and are logged once, with their cause: a store that cannot write or read is
+/// 503; a stored value that is not a JSON object is skipped by lists and reported, and a PUT replaces it.
+/// </remarks>
 internal sealed partial class AdminApi : IDisposable
 {
     private const string Root = "/apisix/admin";
+
+    /// <summary>
+    /// Optimistic tries of a PATCH before the last one, which holds the write lock from its read to its write and so
+    /// cannot lose. Each failed try means another write to the same object landed meanwhile (progress elsewhere).
+    /// </summary>
+    private const int OptimisticPatchTries = 8;
+
+    /// <summary>APISIX's id pattern (schema_def.lua id_schema), checked by hand: a regex "$" also matches before a final newline.</summary>
+    private const string IdPatternText = "^[a-zA-Z0-9-_.]+$";
 
     private readonly IConfigStore _store;
     private readonly GatewayConfig _config;
     private readonly KeyringCipher _cipher;
     private readonly TimeProvider _time;
     private readonly string _prefix;
+    private readonly ILogger _logger;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    // Damaged stored values already logged, by key, with the revision logged: one line per damage, not per request.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _reportedDamage = new(StringComparer.Ordinal);
     private long _lastGeneratedId;
 
-    public AdminApi(IConfigStore store, GatewayConfig config, TimeProvider time)
+    public AdminApi(IConfigStore store, GatewayConfig config, TimeProvider time, ILogger logger)
     {
         _store = store;
         _config = config;
         _cipher = new KeyringCipher(config.Keyring);
         _time = time;
         _prefix = config.KeyPrefix;
+        _logger = logger;
     }
 
-    [GeneratedRegex("^[a-zA-Z0-9-_.]{1,64}$")]
-    private static partial Regex IdPattern();
+    /// <summary>1 to 64 of [a-zA-Z0-9-_.], and not a dot segment (URLs remove those, so it could never be read).</summary>
+    internal static string? IdError(string id)
+    {
+        if (id.Length > 64)
+        {
+            return $"invalid configuration: property \"id\" validation failed: string too long, expected at most 64, got {id.Length}";
+        }
+        var valid = id.Length > 0 && id is not ("." or "..");
+        foreach (var c in id)
+        {
+            valid &= c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '-' or '_' or '.';
+        }
+        return valid ? null : $"invalid configuration: property \"id\" validation failed: failed to match pattern \"{IdPatternText}\" with \"{Truncate(Printable(id))}\"";
+    }
 
     public void Map(IEndpointRouteBuilder app)
     {
@@ -53,6 +83,25 @@ internal sealed partial class AdminApi : IDisposable
 
     private async Task<IResult> ResourceAsync(HttpContext context, string resource, string? id)
     {
+        try
+        {
+            return await ResourceCoreAsync(context, resource, id);
+        }
+        catch (StoreUnavailableException e)
+        {
+            return StoreFailed(context, e);
+        }
+    }
+
+    /// <summary>503 with the cause, logged once: the request may be tried again when the store can write.</summary>
+    private IResult StoreFailed(HttpContext context, StoreUnavailableException e)
+    {
+        StoreUnavailable(_logger, context.Request.Method, context.Request.Path.Value ?? "", e.Message);
+        return AdminErrors.Error(StatusCodes.Status503ServiceUnavailable, e.Message);
+    }
+
+    private async Task<IResult> ResourceCoreAsync(HttpContext context, string resource, string? id)
+    {
         if (!ResourceKind.ByName.TryGetValue(resource, out var kind))
         {
             return AdminErrors.Error(StatusCodes.Status404NotFound, $"not found: unknown resource \"{resource}\"; expected stream_routes, upstreams, services, ssls, plugin_metadata");
@@ -61,15 +110,16 @@ internal sealed partial class AdminApi : IDisposable
         {
             return AdminErrors.BadRequest("stream mode is disabled, can not add stream routes");
         }
-        if (id is not null && (!IdPattern().IsMatch(id) || id is "." or ".."))
+        if (id is not null && IdError(id) is { } idError)
         {
-            return AdminErrors.BadRequest($"invalid configuration: property \"id\" validation failed: failed to match pattern \"{IdPattern()}\" with \"{Truncate(id)}\"");
+            return AdminErrors.BadRequest(idError);
         }
         var method = context.Request.Method;
         return method switch
         {
-            "GET" when id is null => await ListAsync(context, kind),
-            "GET" => await GetAsync(kind, id),
+            // beyond: HEAD is a GET without the body (APISIX routes no HEAD and refuses it to viewers).
+            "GET" or "HEAD" when id is null => await ListAsync(context, kind),
+            "GET" or "HEAD" => await GetAsync(kind, id),
             "PUT" => await WriteAsync(context, kind, id, post: false),
             "POST" when id is null => await WriteAsync(context, kind, null, post: true),
             // APISIX's check_conf takes the id from the path or the body; POST wants neither.
@@ -88,28 +138,60 @@ internal sealed partial class AdminApi : IDisposable
     private async Task<IResult> GetAsync(ResourceKind kind, string id)
     {
         var stored = await _store.GetAsync(Key(kind, id));
-        return stored is null ? AdminErrors.KeyNotFound() : Results.Json(Envelope(kind, stored));
+        if (stored is null)
+        {
+            return AdminErrors.KeyNotFound();
+        }
+        return Parse(stored, out var value, out var damage) ? Results.Json(Envelope(kind, stored, value!)) : Damaged(stored.Key, damage!);
     }
 
-    private JsonObject Envelope(ResourceKind kind, StoredValue stored) => new()
+    private static JsonObject Envelope(ResourceKind kind, StoredValue stored, JsonObject value) => new()
     {
         ["key"] = stored.Key,
-        ["value"] = PublicValue(kind, stored.Value),
+        ["value"] = PublicValue(kind, value),
         ["createdIndex"] = stored.CreateRevision,
         ["modifiedIndex"] = stored.ModRevision,
     };
 
     /// <summary>The stored object as clients may see it: never a private key, encrypted or not.</summary>
-    private static JsonNode? PublicValue(ResourceKind kind, string json)
+    private static JsonObject PublicValue(ResourceKind kind, JsonObject value)
     {
-        var value = JsonNode.Parse(json);
-        if (kind.HoldsPrivateKey && value is JsonObject obj)
+        if (kind.HoldsPrivateKey)
         {
-            obj.Remove("key");
-            obj.Remove("keys");
+            value.Remove("key");
+            value.Remove("keys");
         }
         return value;
     }
+
+    /// <summary>
+    /// A stored value as an object; false, with what is wrong, when it is damaged (not JSON, or not an object:
+    /// written by hand, or by a bug). The first time a damaged key and revision is met, it is logged.
+    /// </summary>
+    private bool Parse(StoredValue stored, out JsonObject? value, out string? damage)
+    {
+        try
+        {
+            var node = JsonNode.Parse(stored.Value);
+            value = node as JsonObject;
+            damage = value is null ? $"a JSON {JsonObjectReader.Describe(node)}, not an object" : null;
+        }
+        catch (JsonException e)
+        {
+            value = null;
+            damage = $"not JSON: {e.Message}";
+        }
+        if (damage is not null && (!_reportedDamage.TryGetValue(stored.Key, out var reported) || reported != stored.ModRevision))
+        {
+            _reportedDamage[stored.Key] = stored.ModRevision;
+            DamagedValue(_logger, stored.Key, stored.ModRevision, damage);
+        }
+        return damage is null;
+    }
+
+    private static IResult Damaged(string key, string damage) => AdminErrors.Error(
+        StatusCodes.Status500InternalServerError,
+        $"the stored value of {key} is damaged ({damage}); PUT a whole new value to replace it, or DELETE it");
 
     private async Task<IResult> ListAsync(HttpContext context, ResourceKind kind)
     {
@@ -131,12 +213,18 @@ internal sealed partial class AdminApi : IDisposable
         var label = query["label"].FirstOrDefault();
         var range = await _store.RangeAsync($"{_prefix}/{kind.Name}/");
         var items = new List<JsonObject>();
+        JsonArray? skipped = null;
         foreach (var stored in range.Items.OrderBy(i => i.CreateRevision))
         {
-            var envelope = Envelope(kind, stored);
-            if (envelope["value"] is JsonObject value && Matches(value, name, label))
+            if (!Parse(stored, out var value, out var damage))
             {
-                items.Add(envelope);
+                // ours: one damaged value is left out and named, instead of failing the whole list.
+                (skipped ??= []).Add(new JsonObject { ["key"] = stored.Key, ["error_msg"] = $"the stored value is damaged ({damage})" });
+                continue;
+            }
+            if (Matches(value!, name, label))
+            {
+                items.Add(Envelope(kind, stored, value!));
             }
         }
         var total = items.Count;
@@ -146,7 +234,12 @@ internal sealed partial class AdminApi : IDisposable
             var skip = (long)(page - 1) * pageSize;
             shown = skip >= items.Count ? [] : items.Skip((int)skip).Take(pageSize);
         }
-        return Results.Json(new JsonObject { ["list"] = new JsonArray([.. shown]), ["total"] = total });
+        var answer = new JsonObject { ["list"] = new JsonArray([.. shown]), ["total"] = total };
+        if (skipped is not null)
+        {
+            answer["skipped"] = skipped;
+        }
+        return Results.Json(answer);
     }
 
     /// <summary>APISIX's list filters: name (substring) and label (key, or key:value).</summary>
@@ -216,8 +309,13 @@ internal sealed partial class AdminApi : IDisposable
             }
             id = parsedId;
         }
+        if (IdError(id) is { } idError)
+        {
+            return AdminErrors.BadRequest(idError);
+        }
         body["id"] = id;
-        return await StoreAsync(kind, id, body, createTime: null);
+        // Unconditional: only a compare can make it answer null.
+        return await StoreAsync(kind, id, body, createTime: null) ?? AdminErrors.Error(StatusCodes.Status409Conflict, "value changed before overwritten");
     }
 
     private async Task<IResult> PatchAsync(HttpContext context, ResourceKind kind, string id)
@@ -235,13 +333,43 @@ internal sealed partial class AdminApi : IDisposable
         {
             return AdminErrors.BadRequest($"wrong {kind.Singular} id");
         }
+        for (var attempt = 1; attempt <= OptimisticPatchTries; attempt++)
+        {
+            if (await TryPatchAsync(kind, id, patch, locked: false) is { } answer)
+            {
+                return answer;
+            }
+        }
+        // Others kept winning the race for this object: read, merge and write with every other writer held off.
+        await _writeLock.WaitAsync();
+        try
+        {
+            return await TryPatchAsync(kind, id, patch, locked: true)
+                ?? AdminErrors.Error(StatusCodes.Status409Conflict, "value changed before overwritten");
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// One read-merge-write of a PATCH, written only if the object is still at the revision read; null when it
+    /// is not (another write landed in between: read again). <paramref name="locked"/>: the caller holds the write lock.
+    /// </summary>
+    private async Task<IResult?> TryPatchAsync(ResourceKind kind, string id, JsonObject patch, bool locked)
+    {
         var existing = await _store.GetAsync(Key(kind, id));
         if (existing is null)
         {
+            // Never a create: a PATCH that lost a race to a DELETE finds nothing here.
             return AdminErrors.KeyNotFound();
         }
-        var merged = JsonNode.Parse(existing.Value) as JsonObject ?? [];
-        var createTime = merged["create_time"]?.DeepClone();
+        if (!Parse(existing, out var merged, out var damage))
+        {
+            return Damaged(existing.Key, damage!);
+        }
+        var createTime = merged!["create_time"]?.DeepClone();
         merged.Remove("create_time");
         merged.Remove("update_time");
         if (kind.HoldsPrivateKey && patch["key"] is null && merged["key"] is { } storedKey)
@@ -256,10 +384,14 @@ internal sealed partial class AdminApi : IDisposable
         }
         MergePatch(merged, patch);
         merged["id"] = id;
-        return await StoreAsync(kind, id, merged, createTime);
+        return await StoreAsync(kind, id, merged, createTime, existing.ModRevision, locked);
     }
 
-    private async Task<IResult> StoreAsync(ResourceKind kind, string id, JsonObject value, JsonNode? createTime)
+    /// <summary>
+    /// Validates and writes an object. With <paramref name="expectedModRevision"/>, the write happens only if the
+    /// object is still at that revision, and null is the answer when it is not.
+    /// </summary>
+    private async Task<IResult?> StoreAsync(ResourceKind kind, string id, JsonObject value, JsonNode? createTime, long? expectedModRevision = null, bool locked = false)
     {
         var errors = new List<ConfigError>();
         if (!kind.Validate(value, errors))
@@ -272,16 +404,23 @@ internal sealed partial class AdminApi : IDisposable
         // The lock covers the checks and the store's acceptance of the write, not the wait for the disk: the
         // store orders accepted writes and shows them to the next check at once, and writes from concurrent
         // clients share one commit.
-        await _writeLock.WaitAsync();
+        if (!locked)
+        {
+            await _writeLock.WaitAsync();
+        }
         try
         {
             if (await CheckReferencesAsync(kind, value) is { } referenceError)
             {
                 return referenceError;
             }
-            var existing = await _store.GetAsync(key);
             var now = _time.GetUtcNow().ToUnixTimeSeconds();
-            createTime ??= existing is not null && JsonNode.Parse(existing.Value)?["create_time"] is { } stored ? stored.DeepClone() : JsonValue.Create(now);
+            if (createTime is null && expectedModRevision is null && await _store.GetAsync(key) is { } existing)
+            {
+                // A damaged value being replaced has no create_time to keep: the repair starts a new one.
+                createTime = Parse(existing, out var old, out _) ? old!["create_time"]?.DeepClone() : null;
+            }
+            createTime ??= JsonValue.Create(now);
             value["create_time"] = createTime;
             value["update_time"] = now;
             if (kind.HoldsPrivateKey && value["key"] is { } privateKey)
@@ -293,14 +432,21 @@ internal sealed partial class AdminApi : IDisposable
                 TransformStrings(privateKeys, _cipher.Encrypt);
             }
             json = value.ToJsonString();
-            written = _store.PutAsync(key, json);
+            written = _store.PutAsync(key, json, expectedModRevision);
         }
         finally
         {
-            _writeLock.Release();
+            if (!locked)
+            {
+                _writeLock.Release();
+            }
         }
         var result = await written;
-        var response = new JsonObject { ["key"] = key, ["value"] = PublicValue(kind, json) };
+        if (!result.Succeeded)
+        {
+            return null;
+        }
+        var response = new JsonObject { ["key"] = key, ["value"] = PublicValue(kind, (JsonObject)JsonNode.Parse(json)!) };
         return Results.Json(response, statusCode: result.Previous is null ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
@@ -363,7 +509,12 @@ internal sealed partial class AdminApi : IDisposable
             var range = await _store.RangeAsync($"{_prefix}/{user.Name}/");
             foreach (var item in range.Items)
             {
-                JsonNode? node = JsonNode.Parse(item.Value);
+                if (!Parse(item, out var parsed, out _))
+                {
+                    // Logged by Parse; what it references cannot be known, so it holds nothing.
+                    continue;
+                }
+                JsonNode? node = parsed;
                 foreach (var part in field.Split('.'))
                 {
                     node = node is JsonObject obj ? obj[part] : null;
@@ -380,15 +531,31 @@ internal sealed partial class AdminApi : IDisposable
 
     private async Task<IResult> PluginMetadataAsync(HttpContext context, string name)
     {
+        try
+        {
+            return await PluginMetadataCoreAsync(context, name);
+        }
+        catch (StoreUnavailableException e)
+        {
+            return StoreFailed(context, e);
+        }
+    }
+
+    private async Task<IResult> PluginMetadataCoreAsync(HttpContext context, string name)
+    {
         var key = $"{_prefix}/plugin_metadata/{name}";
         switch (context.Request.Method)
         {
-            case "GET":
+            case "GET" or "HEAD":
                 var stored = await _store.GetAsync(key);
-                return stored is null ? AdminErrors.KeyNotFound() : Results.Json(new JsonObject
+                if (stored is null)
+                {
+                    return AdminErrors.KeyNotFound();
+                }
+                return !Parse(stored, out var metadata, out var damage) ? Damaged(key, damage!) : Results.Json(new JsonObject
                 {
                     ["key"] = key,
-                    ["value"] = JsonNode.Parse(stored.Value),
+                    ["value"] = metadata,
                     ["createdIndex"] = stored.CreateRevision,
                     ["modifiedIndex"] = stored.ModRevision,
                 });
@@ -424,6 +591,16 @@ internal sealed partial class AdminApi : IDisposable
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return (null, AdminErrors.Error(StatusCodes.Status413PayloadTooLarge, $"invalid request body: larger than {_config.Admin.MaxBodyBytes} bytes"));
+        }
+        catch (BadHttpRequestException e)
+        {
+            return (null, AdminErrors.Error(e.StatusCode, $"invalid request body: {e.Message}"));
+        }
+        catch (IOException e)
+        {
+            // Kestrel reports a malformed chunked body this way (a chunk size of 0x80000000 or more overflows:
+            // "Bad chunk size data"); a client that went away gets this answer too and never reads it.
+            return (null, AdminErrors.BadRequest($"invalid request body: {e.Message}"));
         }
         if (string.IsNullOrWhiteSpace(text))
         {
@@ -494,6 +671,28 @@ internal sealed partial class AdminApi : IDisposable
 
     private static string Truncate(string text) => text.Length <= 80 ? text : text[..80] + "...";
 
+    /// <summary>Control characters as JSON-style escapes, so a message shows an id's newline instead of breaking on it.</summary>
+    private static string Printable(string text)
+    {
+        if (!text.Any(char.IsControl))
+        {
+            return text;
+        }
+        var sb = new System.Text.StringBuilder(text.Length + 8);
+        foreach (var c in text)
+        {
+            _ = c switch
+            {
+                '\n' => sb.Append("\\n"),
+                '\r' => sb.Append("\\r"),
+                '\t' => sb.Append("\\t"),
+                _ when char.IsControl(c) => sb.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}"),
+                _ => sb.Append(c),
+            };
+        }
+        return sb.ToString();
+    }
+
     /// <summary>Ids for POST: increasing, 20 digits like APISIX's, unique within this process and across restarts (time based).</summary>
     private string NewId()
     {
@@ -509,4 +708,10 @@ internal sealed partial class AdminApi : IDisposable
     }
 
     public void Dispose() => _writeLock.Dispose();
+
+    [LoggerMessage(EventId = 310, Level = LogLevel.Error, Message = "Admin API {Method} {Path} answered 503: {Cause}")]
+    private static partial void StoreUnavailable(ILogger logger, string method, string path, string cause);
+
+    [LoggerMessage(EventId = 311, Level = LogLevel.Warning, Message = "Stored value of {Key} (revision {Revision}) is damaged ({Damage}): lists skip it, GET and PATCH answer 500 until a PUT replaces it or a DELETE removes it")]
+    private static partial void DamagedValue(ILogger logger, string key, long revision, string damage);
 }
