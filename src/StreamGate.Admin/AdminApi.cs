@@ -76,8 +76,10 @@ internal sealed partial class AdminApi : IDisposable
         app.MapGet(Root + "/schema/{name}", (string name) => AdminSchemas.Get(name) is { } schema
             ? Results.Text(schema, "application/json")
             : AdminErrors.Error(StatusCodes.Status404NotFound, $"schema not found: {name}"));
+        app.Map(Root + "/plugin_metadata", (Delegate)PluginMetadataCollectionAsync);
         app.Map(Root + "/plugin_metadata/{name}", PluginMetadataAsync);
         app.Map(Root + "/{resource}/{id?}", ResourceAsync);
+        app.Map(Root + "/{resource}/{id}/{**subPath}", SubPathAsync);
         app.Map(Root + "/{**rest}", (string? rest) => AdminErrors.Error(StatusCodes.Status404NotFound, $"not found: {Root}/{rest}"));
     }
 
@@ -85,7 +87,7 @@ internal sealed partial class AdminApi : IDisposable
     {
         try
         {
-            return await ResourceCoreAsync(context, resource, id);
+            return await ResourceCoreAsync(context, resource, id, subPath: null);
         }
         catch (StoreUnavailableException e)
         {
@@ -100,7 +102,20 @@ internal sealed partial class AdminApi : IDisposable
         return AdminErrors.Error(StatusCodes.Status503ServiceUnavailable, e.Message);
     }
 
-    private async Task<IResult> ResourceCoreAsync(HttpContext context, string resource, string? id)
+    /// <summary>/{resource}/{id}/a/b: APISIX's sub-path PATCH (<c>PATCH /upstreams/1/nodes</c>); any other method is 404.</summary>
+    private async Task<IResult> SubPathAsync(HttpContext context, string resource, string id, string? subPath)
+    {
+        try
+        {
+            return await ResourceCoreAsync(context, resource, id, string.IsNullOrEmpty(subPath) ? null : subPath);
+        }
+        catch (StoreUnavailableException e)
+        {
+            return StoreFailed(context, e);
+        }
+    }
+
+    private async Task<IResult> ResourceCoreAsync(HttpContext context, string resource, string? id, string? subPath)
     {
         if (!ResourceKind.ByName.TryGetValue(resource, out var kind))
         {
@@ -115,6 +130,10 @@ internal sealed partial class AdminApi : IDisposable
             return AdminErrors.BadRequest(idError);
         }
         var method = context.Request.Method;
+        if (subPath is not null && method != "PATCH")
+        {
+            return AdminErrors.Error(StatusCodes.Status404NotFound, $"not found: {context.Request.Path}");
+        }
         return method switch
         {
             // beyond: HEAD is a GET without the body (APISIX routes no HEAD and refuses it to viewers).
@@ -126,7 +145,7 @@ internal sealed partial class AdminApi : IDisposable
             "POST" => AdminErrors.BadRequest($"wrong {kind.Singular} id, do not need it"),
             "PATCH" when !kind.Patchable => AdminErrors.Error(StatusCodes.Status405MethodNotAllowed, $"not supported `PATCH` method for {kind.Singular}"),
             "PATCH" when id is null => AdminErrors.BadRequest($"missing {kind.Singular} id"),
-            "PATCH" => await PatchAsync(context, kind, id),
+            "PATCH" => await PatchAsync(context, kind, id, subPath),
             "DELETE" when id is null => AdminErrors.BadRequest($"missing {kind.Singular} id"),
             "DELETE" => await DeleteAsync(context, kind, id),
             _ => AdminErrors.Error(StatusCodes.Status405MethodNotAllowed, $"method {method} is not supported"),
@@ -211,6 +230,7 @@ internal sealed partial class AdminApi : IDisposable
         }
         var name = query["name"].FirstOrDefault();
         var label = query["label"].FirstOrDefault();
+        var filter = ReferenceFilter(kind, query["filter"].FirstOrDefault());
         var range = await _store.RangeAsync($"{_prefix}/{kind.Name}/");
         var items = new List<JsonObject>();
         JsonArray? skipped = null;
@@ -222,7 +242,7 @@ internal sealed partial class AdminApi : IDisposable
                 (skipped ??= []).Add(new JsonObject { ["key"] = stored.Key, ["error_msg"] = $"the stored value is damaged ({damage})" });
                 continue;
             }
-            if (Matches(value!, name, label))
+            if (Matches(value!, name, label) && MatchesAll(value!, filter))
             {
                 items.Add(Envelope(kind, stored, value!));
             }
@@ -241,6 +261,31 @@ internal sealed partial class AdminApi : IDisposable
         }
         return Results.Json(answer);
     }
+
+    /// <summary>
+    /// APISIX's <c>?filter=</c> (3.13): itself a query string, <c>filter=service_id%3D1%26upstream_id%3D2</c>, all of
+    /// which must hold. APISIX reads service_id and upstream_id on routes and stream routes only, and ignores the
+    /// rest; so do we.
+    /// </summary>
+    private static List<(string Field, string Value)> ReferenceFilter(ResourceKind kind, string? filter)
+    {
+        var conditions = new List<(string, string)>();
+        if (kind != ResourceKind.StreamRoutes || string.IsNullOrEmpty(filter))
+        {
+            return conditions;
+        }
+        foreach (var (field, values) in Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(filter))
+        {
+            if (field is "service_id" or "upstream_id")
+            {
+                conditions.AddRange(values.Select(v => (field, v ?? "")));
+            }
+        }
+        return conditions;
+    }
+
+    private static bool MatchesAll(JsonObject value, List<(string Field, string Value)> conditions) =>
+        conditions.TrueForAll(c => value[c.Field] is { } actual && IdText(actual) == c.Value);
 
     /// <summary>APISIX's list filters: name (substring) and label (key, or key:value).</summary>
     private static bool Matches(JsonObject value, string? name, string? label)
@@ -318,20 +363,66 @@ internal sealed partial class AdminApi : IDisposable
         return await StoreAsync(kind, id, body, createTime: null) ?? AdminErrors.Error(StatusCodes.Status409Conflict, "value changed before overwritten");
     }
 
-    private async Task<IResult> PatchAsync(HttpContext context, ResourceKind kind, string id)
+    /// <summary>
+    /// A merge patch (whole object), or the value that replaces what is at a sub-path. A merge patch may set
+    /// create_time and update_time, which are then kept as sent (APISIX: t/admin/upstream4.t TEST 12 and 13).
+    /// </summary>
+    private sealed record Patch(JsonObject? Merge, string[]? SubPath, JsonNode? Value, JsonNode? CreateTime = null, JsonNode? UpdateTime = null)
     {
-        var (patch, bodyError) = await ReadBodyAsync(context);
-        if (bodyError is not null)
+        /// <summary>Whether the patch sets <paramref name="field"/> (a top-level property).</summary>
+        public bool Sets(string field) => SubPath is null ? Merge![field] is not null : SubPath[0] == field;
+    }
+
+    private async Task<IResult> PatchAsync(HttpContext context, ResourceKind kind, string id, string? subPath)
+    {
+        Patch patch;
+        if (subPath is null)
         {
-            return bodyError;
+            var (merge, bodyError) = await ReadBodyAsync(context);
+            if (bodyError is not null)
+            {
+                return bodyError;
+            }
+            var times = new JsonNode?[2];
+            foreach (var (i, name) in (ReadOnlySpan<(int, string)>)[(0, "create_time"), (1, "update_time")])
+            {
+                if (merge!.ContainsKey(name))
+                {
+                    times[i] = merge[name]?.DeepClone();
+                    merge.Remove(name);
+                    if (times[i] is not { } time || !JsonObjectReader.TryGetInteger(time, out var seconds) || seconds < 0)
+                    {
+                        return AdminErrors.BadRequest($"invalid configuration: property \"{name}\" validation failed: wrong type: expected integer, got {JsonObjectReader.Describe(times[i])}");
+                    }
+                }
+            }
+            if (merge!["id"] is { } patchId && IdText(patchId) != id)
+            {
+                return AdminErrors.BadRequest($"wrong {kind.Singular} id");
+            }
+            patch = new Patch(merge, null, null, times[0], times[1]);
         }
-        if (Forbidden(patch!) is { } forbidden)
+        else
         {
-            return forbidden;
-        }
-        if (patch!["id"] is { } patchId && IdText(patchId) != id)
-        {
-            return AdminErrors.BadRequest($"wrong {kind.Singular} id");
+            var segments = subPath.TrimEnd('/').Split('/');
+            if (Array.Exists(segments, s => s.Length == 0))
+            {
+                return AdminErrors.BadRequest($"invalid sub-path: /{subPath}");
+            }
+            if (segments[0] is "create_time" or "update_time")
+            {
+                return AdminErrors.BadRequest($"the property is forbidden:  {segments[0]}");
+            }
+            var (value, bodyError) = await ReadJsonAsync(context);
+            if (bodyError is not null)
+            {
+                return bodyError;
+            }
+            if (segments is ["id"] && (value is null || IdText(value) != id))
+            {
+                return AdminErrors.BadRequest($"wrong {kind.Singular} id");
+            }
+            patch = new Patch(null, segments, value);
         }
         for (var attempt = 1; attempt <= OptimisticPatchTries; attempt++)
         {
@@ -357,7 +448,7 @@ internal sealed partial class AdminApi : IDisposable
     /// One read-merge-write of a PATCH, written only if the object is still at the revision read; null when it
     /// is not (another write landed in between: read again). <paramref name="locked"/>: the caller holds the write lock.
     /// </summary>
-    private async Task<IResult?> TryPatchAsync(ResourceKind kind, string id, JsonObject patch, bool locked)
+    private async Task<IResult?> TryPatchAsync(ResourceKind kind, string id, Patch patch, bool locked)
     {
         var existing = await _store.GetAsync(Key(kind, id));
         if (existing is null)
@@ -365,33 +456,41 @@ internal sealed partial class AdminApi : IDisposable
             // Never a create: a PATCH that lost a race to a DELETE finds nothing here.
             return AdminErrors.KeyNotFound();
         }
-        if (!Parse(existing, out var merged, out var damage))
+        if (!Parse(existing, out var parsed, out var damage))
         {
             return Damaged(existing.Key, damage!);
         }
-        var createTime = merged!["create_time"]?.DeepClone();
+        var merged = parsed!;
+        var createTime = patch.CreateTime?.DeepClone() ?? merged["create_time"]?.DeepClone();
         merged.Remove("create_time");
         merged.Remove("update_time");
-        if (kind.HoldsPrivateKey && patch["key"] is null && merged["key"] is { } storedKey)
+        if (kind.HoldsPrivateKey && !patch.Sets("key") && merged["key"] is { } storedKey)
         {
             // The stored key is ciphertext; a patch that does not replace it keeps it, decrypted for validation.
             merged["key"] = _cipher.Decrypt(storedKey.GetValue<string>());
         }
-        if (kind.HoldsPrivateKey && patch["keys"] is null && merged["keys"] is JsonArray storedKeys)
+        if (kind.HoldsPrivateKey && !patch.Sets("keys") && merged["keys"] is JsonArray storedKeys)
         {
             // The same for the keys of the extra certificates (certs/keys), which StoreAsync encrypts again.
             TransformStrings(storedKeys, _cipher.Decrypt);
         }
-        MergePatch(merged, patch);
+        if (patch.SubPath is null)
+        {
+            MergePatch(merged, patch.Merge!);
+        }
+        else if (ReplaceAt(merged, patch.SubPath, patch.Value) is { } pathError)
+        {
+            return AdminErrors.BadRequest(pathError);
+        }
         merged["id"] = id;
-        return await StoreAsync(kind, id, merged, createTime, existing.ModRevision, locked);
+        return await StoreAsync(kind, id, merged, createTime, existing.ModRevision, locked, patch.UpdateTime?.DeepClone());
     }
 
     /// <summary>
     /// Validates and writes an object. With <paramref name="expectedModRevision"/>, the write happens only if the
     /// object is still at that revision, and null is the answer when it is not.
     /// </summary>
-    private async Task<IResult?> StoreAsync(ResourceKind kind, string id, JsonObject value, JsonNode? createTime, long? expectedModRevision = null, bool locked = false)
+    private async Task<IResult?> StoreAsync(ResourceKind kind, string id, JsonObject value, JsonNode? createTime, long? expectedModRevision = null, bool locked = false, JsonNode? updateTime = null)
     {
         var errors = new List<ConfigError>();
         if (!kind.Validate(value, errors))
@@ -422,7 +521,7 @@ internal sealed partial class AdminApi : IDisposable
             }
             createTime ??= JsonValue.Create(now);
             value["create_time"] = createTime;
-            value["update_time"] = now;
+            value["update_time"] = updateTime ?? JsonValue.Create(now);
             if (kind.HoldsPrivateKey && value["key"] is { } privateKey)
             {
                 value["key"] = _cipher.Encrypt(privateKey.GetValue<string>());
@@ -567,7 +666,8 @@ internal sealed partial class AdminApi : IDisposable
                 }
                 if (!ResourceParser.KnownPlugins.Contains(name))
                 {
-                    return AdminErrors.BadRequest($"unknown plugin [{Truncate(name)}]");
+                    // APISIX's words (plugin_metadata.lua check_conf).
+                    return AdminErrors.BadRequest("invalid plugin name");
                 }
                 body!["id"] = name;
                 var result = await _store.PutAsync(key, body.ToJsonString());
@@ -580,7 +680,46 @@ internal sealed partial class AdminApi : IDisposable
         }
     }
 
+    /// <summary>/plugin_metadata without a plugin name: a list (GET), otherwise APISIX's "missing plugin name".</summary>
+    private async Task<IResult> PluginMetadataCollectionAsync(HttpContext context)
+    {
+        if (context.Request.Method is not ("GET" or "HEAD"))
+        {
+            return AdminErrors.BadRequest("missing plugin name");
+        }
+        try
+        {
+            var range = await _store.RangeAsync($"{_prefix}/plugin_metadata/");
+            var list = new JsonArray();
+            foreach (var stored in range.Items.OrderBy(i => i.CreateRevision))
+            {
+                if (Parse(stored, out var value, out _))
+                {
+                    list.Add(new JsonObject { ["key"] = stored.Key, ["value"] = value, ["createdIndex"] = stored.CreateRevision, ["modifiedIndex"] = stored.ModRevision });
+                }
+            }
+            return Results.Json(new JsonObject { ["list"] = list, ["total"] = list.Count });
+        }
+        catch (StoreUnavailableException e)
+        {
+            return StoreFailed(context, e);
+        }
+    }
+
     private async Task<(JsonObject? Body, IResult? Error)> ReadBodyAsync(HttpContext context)
+    {
+        var (node, error) = await ReadJsonAsync(context);
+        if (error is not null)
+        {
+            return (null, error);
+        }
+        return node is JsonObject obj
+            ? (obj, null)
+            : (null, AdminErrors.BadRequest($"invalid request body: expected a JSON object, got {JsonObjectReader.Describe(node)}"));
+    }
+
+    /// <summary>The body as any JSON value (a sub-path PATCH sends a string, an array, a number...); null is JSON's null.</summary>
+    private async Task<(JsonNode? Body, IResult? Error)> ReadJsonAsync(HttpContext context)
     {
         string text;
         try
@@ -618,9 +757,7 @@ internal sealed partial class AdminApi : IDisposable
         {
             return (null, AdminErrors.BadRequest($"invalid request body: {e.Message}"));
         }
-        return node is JsonObject obj
-            ? (obj, null)
-            : (null, AdminErrors.BadRequest($"invalid request body: expected a JSON object, got {JsonObjectReader.Describe(node)}"));
+        return (node, null);
     }
 
     private static IResult? Forbidden(JsonObject body)
@@ -631,6 +768,38 @@ internal sealed partial class AdminApi : IDisposable
             {
                 return AdminErrors.BadRequest($"the property is forbidden:  {name}");
             }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// APISIX's sub-path patch (core.table.patch): the value at the path is replaced whole (null removes it), objects
+    /// missing on the way are created; a path through something that is not an object is an error.
+    /// </summary>
+    private static string? ReplaceAt(JsonObject target, string[] path, JsonNode? value)
+    {
+        var current = target;
+        for (var i = 0; i < path.Length - 1; i++)
+        {
+            var next = current[path[i]];
+            if (next is null)
+            {
+                next = new JsonObject();
+                current[path[i]] = next;
+            }
+            if (next is not JsonObject obj)
+            {
+                return $"invalid sub-path: /{string.Join('/', path[..(i + 1)])}";
+            }
+            current = obj;
+        }
+        if (value is null)
+        {
+            current.Remove(path[^1]);
+        }
+        else
+        {
+            current[path[^1]] = value.DeepClone();
         }
         return null;
     }

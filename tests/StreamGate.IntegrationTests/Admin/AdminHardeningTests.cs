@@ -18,20 +18,8 @@ public sealed class AdminHardeningTests(AdminGatewayFixture fixture) : IClassFix
 
     private AdminGateway Gateway => fixture.Gateway;
 
-    private static string LoopbackConfig(string adminLines, int? adminPort = null) => $$"""
-        apisix:
-          proxy_mode: stream
-          stream_proxy:
-            tcp: ["127.0.0.1:{{Ports.GetFree()}}"]
-          control: {ip: 127.0.0.1, port: {{Ports.GetFree()}}}
-        deployment:
-          role: traditional
-          role_traditional: {config_provider: sqlite}
-          admin:
-            admin_listen: {ip: 127.0.0.1, port: {{adminPort ?? Ports.GetFree()}}}
-        {{adminLines}}
-
-        """;
+    private static string LoopbackConfig(string adminLines, int? adminPort = null) =>
+        AdminStartupTests.TraditionalConfig(adminLines, "127.0.0.1", adminPort ?? Ports.GetFree());
 
     // Fault 4: a PUT without a key got 201 and nothing was logged.
     [Theory(Timeout = TestTimeoutMs)]
