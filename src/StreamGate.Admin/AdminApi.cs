@@ -69,11 +69,13 @@ internal sealed partial class AdminApi : IDisposable
 
     public void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet(Root + "/plugins/list", (HttpContext context) => Results.Json(new JsonArray([.. ResourceParser.KnownPlugins.Order().Select(p => (JsonNode)p)])));
-        app.MapGet(Root + "/plugins/{name}", (string name) => ResourceParser.KnownPlugins.Contains(name)
+        // GET and HEAD alike, everywhere (beyond: see ResourceCoreAsync).
+        string[] read = ["GET", "HEAD"];
+        app.MapMethods(Root + "/plugins/list", read, (HttpContext context) => Results.Json(new JsonArray([.. ResourceParser.KnownPlugins.Order().Select(p => (JsonNode)p)])));
+        app.MapMethods(Root + "/plugins/{name}", read, (string name) => ResourceParser.KnownPlugins.Contains(name)
             ? Results.Json(new JsonObject { ["type"] = "object" })
             : AdminErrors.Error(StatusCodes.Status404NotFound, $"plugin not found in subsystem stream: {name}"));
-        app.MapGet(Root + "/schema/{name}", (string name) => AdminSchemas.Get(name) is { } schema
+        app.MapMethods(Root + "/schema/{name}", read, (string name) => AdminSchemas.Get(name) is { } schema
             ? Results.Text(schema, "application/json")
             : AdminErrors.Error(StatusCodes.Status404NotFound, $"schema not found: {name}"));
         app.Map(Root + "/plugin_metadata", (Delegate)PluginMetadataCollectionAsync);

@@ -154,7 +154,12 @@ public sealed class AdminHardeningTests(AdminGatewayFixture fixture) : IClassFix
     public async Task A_viewer_may_HEAD_what_it_may_GET()
     {
         Assert.Equal(HttpStatusCode.Created, (await Gateway.PutAsync("upstreams/head-u", """{"nodes": {"127.0.0.1:1": 1}}""")).Status);
-        foreach (var (path, expected) in new[] { ("upstreams", HttpStatusCode.OK), ("upstreams/head-u", HttpStatusCode.OK), ("upstreams/head-missing", HttpStatusCode.NotFound) })
+        var paths = new[]
+        {
+            ("upstreams", HttpStatusCode.OK), ("upstreams/head-u", HttpStatusCode.OK), ("upstreams/head-missing", HttpStatusCode.NotFound),
+            ("plugins/list", HttpStatusCode.OK), ("schema/stream_route", HttpStatusCode.OK), ("plugin_metadata", HttpStatusCode.OK),
+        };
+        foreach (var (path, expected) in paths)
         {
             var head = await Gateway.SendAsync(HttpMethod.Head, path, key: AdminGateway.ViewerKey);
             Assert.True(head.Status == expected, $"HEAD {path}: {head}");
