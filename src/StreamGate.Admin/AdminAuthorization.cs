@@ -6,7 +6,8 @@ namespace StreamGate.Admin;
 
 /// <summary>
 /// allow_admin (403 outside the listed networks) and X-API-KEY with roles: admin may do anything, viewer
-/// only GET. The messages are APISIX's: {"error_msg":"failed to check token","description":"missing apikey"}.
+/// only GET (and HEAD). No keys means deployment.admin.admin_key_required: false, the only way the
+/// configuration loader lets a node run without them. The messages are APISIX's: {"error_msg":"failed to check token","description":"missing apikey"}.
 /// </summary>
 internal sealed class AdminAuthorization
 {
@@ -42,7 +43,8 @@ internal sealed class AdminAuthorization
             {
                 failure = "wrong apikey";
             }
-            else if (key.Role == "viewer" && !HttpMethods.IsGet(context.Request.Method))
+            // beyond: a viewer's HEAD is a GET without the body; APISIX compares the method with GET alone.
+            else if (key.Role == "viewer" && !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
             {
                 failure = "invalid method for role viewer";
             }

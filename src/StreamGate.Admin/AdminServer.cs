@@ -52,9 +52,11 @@ internal sealed class AdminServer : IAsyncDisposable
             if (config.AdminEnabled && store is not null)
             {
                 var admin = CreateApp("Admin API", config.Admin.Ip, config.Admin.Port, config.Admin.MaxBodyBytes, loggers);
+                var logger = loggers.CreateLogger("StreamGate.Admin");
+                admin.Use(new UnhandledFailures("Admin API", logger).InvokeAsync);
                 var authorization = new AdminAuthorization(config.Admin);
                 admin.Use(authorization.InvokeAsync);
-                var api = new AdminApi(store, config, TimeProvider.System);
+                var api = new AdminApi(store, config, TimeProvider.System, logger);
                 api.Map(admin);
                 server._disposables.Add(api);
                 await StartAppAsync(admin, "deployment.admin.admin_listen", config.Admin.Ip, config.Admin.Port);
@@ -63,6 +65,7 @@ internal sealed class AdminServer : IAsyncDisposable
             if (config.ControlEnabled)
             {
                 var control = CreateApp("Control API", config.ControlIp, config.ControlPort, 0, loggers);
+                control.Use(new UnhandledFailures("Control API", loggers.CreateLogger("StreamGate.Admin")).InvokeAsync);
                 ControlApi.Map(control, snapshots);
                 await StartAppAsync(control, "apisix.control", config.ControlIp, config.ControlPort);
                 server._apps.Add(control);
@@ -76,11 +79,19 @@ internal sealed class AdminServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>
+    /// A server whose every setting comes from config.yaml. The empty builder reads no appsettings*.json, no
+    /// ASPNETCORE_/DOTNET_ environment variables and no command line: with the default sources, a file or a
+    /// variable in the working directory could bind another admin listener (ASPNETCORE_URLS, Kestrel:Endpoints)
+    /// past the checks on admin_listen, and an empty appsettings.json stopped the gateway from starting.
+    /// </summary>
     private static WebApplication CreateApp(string name, string ip, int port, long maxBody, ILoggerFactory loggers)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        // Kestrel's own logs stay off (per-request noise); what the gateway must hear goes through `loggers`.
-        builder.Logging.ClearProviders();
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [] });
+        builder.WebHost.UseKestrelCore();
+        builder.Services.AddRoutingCore();
+        // Kestrel's own logs stay off (per-request noise): the empty builder adds no logging provider, and what the
+        // gateway must hear goes through `loggers`.
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(IPAddress.Parse(ip), port);
@@ -131,4 +142,31 @@ internal sealed class AdminServer : IAsyncDisposable
         }
         _disposables.Clear();
     }
+}
+
+/// <summary>
+/// The last line of defence: an exception no endpoint handled is logged once, with its cause, and answered
+/// 500 {"error_msg": ...} instead of an empty body.
+/// </summary>
+internal sealed partial class UnhandledFailures(string server, ILogger logger)
+{
+    public async Task InvokeAsync(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        {
+            Failed(logger, e, server, context.Request.Method, context.Request.Path.Value ?? "", e.Message);
+            if (!context.Response.HasStarted)
+            {
+                context.Response.Clear();
+                await AdminErrors.Error(StatusCodes.Status500InternalServerError, $"internal error: {e.Message}").ExecuteAsync(context);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 312, Level = LogLevel.Error, Message = "{Server} {Method} {Path} failed: {Cause}")]
+    private static partial void Failed(ILogger logger, Exception exception, string server, string method, string path, string cause);
 }

@@ -64,7 +64,7 @@ internal static class GatewayConfigLoader
             listeners.Clear();
         }
 
-        var deployment = ReadDeployment(top, errors);
+        var deployment = ReadDeployment(top, errors, warnings);
         var (keyring, controlEnabled, controlIp, controlPort, drain) = apisix is null ? (GatewayConfig.DefaultKeyring, true, "127.0.0.1", 9090, null) : ReadApisixExtras(apisix, errors);
         var (accessLog, workers, grace, workerConnections) = ReadNginxConfig(top, errors);
         if (errors.Count > 0)
@@ -263,12 +263,14 @@ internal static class GatewayConfigLoader
 
     private sealed record Deployment(string Role, string Provider, string SqlitePath, string Prefix, AdminOptions Admin, string? Seed = null);
 
-    private static Deployment ReadDeployment(JsonObject top, List<ConfigError> errors)
+    private static Deployment ReadDeployment(JsonObject top, List<ConfigError> errors, List<string> warnings)
     {
         var deployment = Section(top, "deployment", "", errors);
         if (deployment is null)
         {
-            return new Deployment("traditional", "sqlite", "data/streamgate.db", "/apisix", new AdminOptions());
+            var defaults = new AdminOptions();
+            CheckAdminKeys(defaults, keyRequired: true, errors, warnings);
+            return new Deployment("traditional", "sqlite", "data/streamgate.db", "/apisix", defaults);
         }
         var r = new JsonObjectReader(deployment, "deployment", errors);
         r.Allow("role_traditional", "role_control_plane", "role_data_plane", "config_provider", "certs");
@@ -298,7 +300,7 @@ internal static class GatewayConfigLoader
                 errors.Add(new ConfigError("deployment.etcd.prefix", $"the prefix must start with /, got \"{prefix}\""));
             }
         }
-        var admin = r.Object("admin") is { } adminSection ? ReadAdmin(adminSection, errors) : new AdminOptions();
+        var (admin, keyRequired) = r.Object("admin") is { } adminSection ? ReadAdmin(adminSection, errors) : (new AdminOptions(), true);
         r.Finish();
 
         var supported = (role, provider) is ("traditional", "sqlite") or ("data_plane", "yaml");
@@ -308,17 +310,23 @@ internal static class GatewayConfigLoader
                 "deployment.role",
                 $"role {role} with config_provider {provider} is not available in this StreamGate version yet; use role traditional with config_provider sqlite (admin API + embedded store), or role data_plane with config_provider yaml (routes from apisix.yaml)"));
         }
-        if (role == "traditional")
+        if (role == "traditional" && supported)
         {
-            CheckAdminExposure(admin, errors);
+            CheckAdminKeys(admin, keyRequired, errors, warnings);
+            if (!keyRequired)
+            {
+                // As APISIX: admin_key_required: false lets every caller allow_admin admits in, keys or not.
+                admin = admin with { Keys = [] };
+            }
         }
         return new Deployment(role, provider, sqlitePath, prefix.TrimEnd('/'), admin, seed);
     }
 
-    private static AdminOptions ReadAdmin(JsonObject section, List<ConfigError> errors)
+    private static (AdminOptions Admin, bool KeyRequired) ReadAdmin(JsonObject section, List<ConfigError> errors)
     {
         var r = new JsonObjectReader(section, "deployment.admin", errors);
-        r.Allow("enable_admin_cors", "admin_key_required", "admin_api_version", "https_admin", "admin_api_mtls", "enable_admin_ui");
+        r.Allow("enable_admin_cors", "admin_api_version", "https_admin", "admin_api_mtls", "enable_admin_ui");
+        var keyRequired = r.Boolean("admin_key_required") ?? true;
         var keys = new List<AdminKey>();
         if (r.Array("admin_key") is { } keyArray)
         {
@@ -338,6 +346,12 @@ internal static class GatewayConfigLoader
                 if (key.Length > 0)
                 {
                     keys.Add(new AdminKey(name, key, keyRole));
+                }
+                else if (!k.Has("key") || keyObject["key"]?.GetValueKind() == JsonValueKind.String)
+                {
+                    // APISIX 3 fills an empty admin key with a random one and writes it into config.yaml; StreamGate
+                    // never writes config.yaml, and a key that changed on every start would lock scripts out.
+                    errors.Add(new ConfigError($"{path}.key", $"the key of \"{name}\" is empty, which would let anyone in; set it to a secret of your own (for example the output of: openssl rand -hex 16)"));
                 }
             }
         }
@@ -370,26 +384,44 @@ internal static class GatewayConfigLoader
         }
         var maxBody = r.Integer("max_body_bytes", 1024, 64L * 1024 * 1024) ?? 1024 * 1024;
         r.Finish();
-        return new AdminOptions
+        return (new AdminOptions
         {
             Keys = keys,
             Ip = ip,
             Port = port,
             AllowAdmin = r.Has("allow_admin") ? allow : ["127.0.0.0/24"],
             MaxBodyBytes = maxBody,
-        };
+        }, keyRequired);
     }
 
-    /// <summary>An admin API reachable from other machines must have a key of its own, never an empty or sample one.</summary>
-    private static void CheckAdminExposure(AdminOptions admin, List<ConfigError> errors)
+    /// <summary>
+    /// The admin API never runs without a key by accident: no key (none listed, or only empty ones) is refused
+    /// unless admin_key_required is false, which is then said at every start; beyond loopback a key is needed
+    /// even then, and it must be one of its own, not a published sample.
+    /// </summary>
+    private static void CheckAdminKeys(AdminOptions admin, bool keyRequired, List<ConfigError> errors, List<string> warnings)
     {
-        if (!System.Net.IPAddress.TryParse(admin.Ip, out var ip) || System.Net.IPAddress.IsLoopback(ip))
+        const string HowToSet = "set deployment.admin.admin_key to [{name: admin, key: <a long random secret>, role: admin}] (for example the output of: openssl rand -hex 16)";
+        var exposed = !System.Net.IPAddress.TryParse(admin.Ip, out var ip) || !System.Net.IPAddress.IsLoopback(ip);
+        if (admin.Keys.Count == 0 || !keyRequired)
+        {
+            if (exposed)
+            {
+                var optOut = keyRequired ? "" : " (admin_key_required: false is accepted on loopback only)";
+                errors.Add(new ConfigError("deployment.admin.admin_key", $"the admin API listens on {admin.Ip}, beyond loopback, without a key{optOut}; {HowToSet}"));
+            }
+            else if (keyRequired)
+            {
+                errors.Add(new ConfigError("deployment.admin.admin_key", $"the admin API on {admin.Ip}:{admin.Port} would run without a key, open to every local process and user; {HowToSet}, or set deployment.admin.admin_key_required: false to run it without authentication on purpose"));
+            }
+            else
+            {
+                warnings.Add($"the admin API on {admin.Ip}:{admin.Port} runs without authentication (deployment.admin.admin_key_required: false): every local process and user may change the configuration");
+            }
+        }
+        if (!exposed)
         {
             return;
-        }
-        if (admin.Keys.Count == 0)
-        {
-            errors.Add(new ConfigError("deployment.admin.admin_key", $"the admin API listens on {admin.Ip}, beyond loopback, without a key; set deployment.admin.admin_key to [{{name: admin, key: <a long random secret>, role: admin}}] (for example the output of: openssl rand -hex 16)"));
         }
         foreach (var key in admin.Keys)
         {

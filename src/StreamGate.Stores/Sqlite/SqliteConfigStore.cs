@@ -42,21 +42,31 @@ internal sealed class SqliteConfigStore : IConfigStore
 
     public string Path => _connection.DataSource;
 
-    /// <summary>Opens (creating if needed) the database and checks it is intact.</summary>
+    /// <summary>
+    /// Opens the database and checks it is intact; creates it when there is no file. A new store is built under a
+    /// temporary name and renamed into place whole, so a file at <paramref name="path"/> is always one this store
+    /// wrote: an empty one (0 bytes) was truncated or replaced since, and is refused rather than started empty
+    /// (which would also import deployment.sqlite.seed again over what the admin API had written).
+    /// </summary>
     public static SqliteConfigStore Open(string path)
     {
-        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
+        var fullPath = System.IO.Path.GetFullPath(path);
+        var directory = System.IO.Path.GetDirectoryName(fullPath);
         if (!string.IsNullOrEmpty(directory))
         {
             Directory.CreateDirectory(directory);
         }
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        if (!File.Exists(fullPath))
         {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = false,
-        }.ToString());
-        connection.Open();
+            CreateNew(fullPath);
+        }
+        else if (new FileInfo(fullPath).Length == 0)
+        {
+            throw new InvalidOperationException(
+                $"the store {fullPath} is an empty file (0 bytes). StreamGate creates a store whole, so this file was truncated or replaced after it was written; " +
+                "restore it from a backup, or delete it to start with an empty store (deployment.sqlite.seed, if set, is then imported again)");
+        }
+        var connection = Connect(fullPath, SqliteOpenMode.ReadWrite);
         var store = new SqliteConfigStore(connection);
         try
         {
@@ -70,6 +80,38 @@ internal sealed class SqliteConfigStore : IConfigStore
         return store;
     }
 
+    private static SqliteConnection Connect(string path, SqliteOpenMode mode)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = mode,
+            Pooling = false,
+        }.ToString());
+        connection.Open();
+        return connection;
+    }
+
+    /// <summary>Builds an empty store at <c>path.creating</c> and renames it to <paramref name="path"/>.</summary>
+    private static void CreateNew(string path)
+    {
+        var creating = path + ".creating";
+        // Left by a start that died while creating: never renamed, so never used.
+        foreach (var leftover in (string[])[creating, creating + "-wal", creating + "-shm", creating + "-journal"])
+        {
+            File.Delete(leftover);
+        }
+        // Closing the only connection checkpoints the WAL into the file and removes it, so the file is whole alone.
+        using (var connection = Connect(creating, SqliteOpenMode.ReadWriteCreate))
+        {
+            var builder = new SqliteConfigStore(connection);
+            builder.Execute("PRAGMA journal_mode=WAL");
+            builder.Execute("PRAGMA synchronous=FULL");
+            builder.CreateSchema();
+        }
+        File.Move(creating, path, overwrite: false);
+    }
+
     private void Initialise()
     {
         Execute("PRAGMA journal_mode=WAL");
@@ -80,29 +122,32 @@ internal sealed class SqliteConfigStore : IConfigStore
         {
             throw new InvalidOperationException($"the database {Path} is damaged ({check}); restore it from a backup or move it away to start empty");
         }
-        Execute("""
-            CREATE TABLE IF NOT EXISTS kv (
-                key TEXT PRIMARY KEY,
-                value TEXT NOT NULL,
-                create_revision INTEGER NOT NULL,
-                mod_revision INTEGER NOT NULL
-            ) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS changes (
-                revision INTEGER PRIMARY KEY,
-                key TEXT NOT NULL,
-                type INTEGER NOT NULL,
-                value TEXT,
-                create_revision INTEGER NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS meta (
-                name TEXT PRIMARY KEY,
-                value INTEGER NOT NULL
-            ) WITHOUT ROWID;
-            """);
+        CreateSchema();
         _revision = Meta("revision");
         _compacted = Meta("compacted");
         _committer = Task.Run(CommitLoopAsync);
     }
+
+    private void CreateSchema() =>
+        Execute("""
+                CREATE TABLE IF NOT EXISTS kv (
+                    key TEXT PRIMARY KEY,
+                    value TEXT NOT NULL,
+                    create_revision INTEGER NOT NULL,
+                    mod_revision INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS changes (
+                    revision INTEGER PRIMARY KEY,
+                    key TEXT NOT NULL,
+                    type INTEGER NOT NULL,
+                    value TEXT,
+                    create_revision INTEGER NOT NULL
+                );
+                CREATE TABLE IF NOT EXISTS meta (
+                    name TEXT PRIMARY KEY,
+                    value INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """);
 
     public async Task<StoreRange> RangeAsync(string prefix, CancellationToken cancellation = default)
     {
@@ -110,13 +155,20 @@ internal sealed class SqliteConfigStore : IConfigStore
         var items = new List<StoredValue>();
         lock (_db)
         {
-            using var command = Command("SELECT key, value, create_revision, mod_revision FROM kv WHERE substr(key, 1, length($p)) = $p ORDER BY key", ("$p", prefix));
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            try
             {
-                items.Add(new StoredValue(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
+                using var command = Command("SELECT key, value, create_revision, mod_revision FROM kv WHERE substr(key, 1, length($p)) = $p ORDER BY key", ("$p", prefix));
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    items.Add(new StoredValue(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
+                }
+                return new StoreRange(items, _revision);
             }
-            return new StoreRange(items, _revision);
+            catch (SqliteException e)
+            {
+                throw new StoreUnavailableException($"cannot read the store {Path}: {e.Message}", e);
+            }
         }
     }
 
@@ -125,7 +177,14 @@ internal sealed class SqliteConfigStore : IConfigStore
         await WaitForPendingAsync(key, exact: true, cancellation).ConfigureAwait(false);
         lock (_db)
         {
-            return Read(key);
+            try
+            {
+                return Read(key);
+            }
+            catch (SqliteException e)
+            {
+                throw new StoreUnavailableException($"cannot read the store {Path}: {e.Message}", e);
+            }
         }
     }
 
@@ -241,7 +300,7 @@ internal sealed class SqliteConfigStore : IConfigStore
             {
                 Commit(batch);
             }
-            catch (Exception e) when (e is SqliteException or InvalidOperationException or IOException)
+            catch (StoreUnavailableException e)
             {
                 lock (_pendingLock)
                 {
@@ -268,41 +327,28 @@ internal sealed class SqliteConfigStore : IConfigStore
         var changes = new StoreChange[batch.Count];
         lock (_db)
         {
-            using var transaction = _connection.BeginTransaction(deferred: false);
+            SqliteTransaction? transaction = null;
             var revision = _revision;
-            for (var i = 0; i < batch.Count; i++)
+            try
             {
-                var write = batch[i];
-                // Within the transaction, earlier writes of this batch are already applied.
-                var committed = Read(write.Key, transaction);
-                revision++;
-                StoredValue? current = null;
-                var createRevision = committed?.CreateRevision ?? revision;
-                if (write.Value is not null)
-                {
-                    current = new StoredValue(write.Key, write.Value, createRevision, revision);
-                    Execute(
-                        "INSERT INTO kv(key, value, create_revision, mod_revision) VALUES($k, $v, $c, $m) ON CONFLICT(key) DO UPDATE SET value = $v, mod_revision = $m",
-                        transaction, ("$k", write.Key), ("$v", write.Value), ("$c", createRevision), ("$m", revision));
-                }
-                else
-                {
-                    Execute("DELETE FROM kv WHERE key = $k", transaction, ("$k", write.Key));
-                }
-                Execute(
-                    "INSERT INTO changes(revision, key, type, value, create_revision) VALUES($r, $k, $t, $v, $c)",
-                    transaction, ("$r", revision), ("$k", write.Key), ("$t", write.Value is null ? 1 : 0), ("$v", (object?)write.Value ?? DBNull.Value), ("$c", createRevision));
-                results[i] = new StoreWriteResult(true, revision, write.Previous, current);
-                changes[i] = new StoreChange(write.Value is null ? StoreChangeType.Delete : StoreChangeType.Put, write.Key, write.Value, createRevision, revision);
+                transaction = _connection.BeginTransaction(deferred: false);
+                revision = Write(batch, transaction, results, changes);
+                transaction.Commit();
             }
-            SetMeta("revision", revision, transaction);
+            catch (Exception e) when (e is SqliteException or InvalidOperationException or IOException)
+            {
+                // Nothing of the batch happened: SQLite rolls the transaction back (itself already, on a full disk or
+                // an I/O error), and the revision stays where it was.
+                throw new StoreUnavailableException($"cannot write to the store {Path}: {e.Message}", e);
+            }
+            finally
+            {
+                Abandon(transaction);
+            }
             if (revision / CompactEvery != _revision / CompactEvery && revision > HistoryKept)
             {
-                Execute("DELETE FROM changes WHERE revision <= $r", transaction, ("$r", revision - HistoryKept));
-                SetMeta("compacted", revision - HistoryKept, transaction);
                 _compacted = revision - HistoryKept;
             }
-            transaction.Commit();
             Volatile.Write(ref _revision, revision);
             // Published under the database lock, so a watcher reading history under the same lock misses nothing.
             foreach (var change in changes)
@@ -324,6 +370,57 @@ internal sealed class SqliteConfigStore : IConfigStore
         {
             batch[i].Completion.TrySetResult(results[i]);
         }
+    }
+
+    /// <summary>Disposes a transaction that may have failed half-way; rolls it back unless it committed.</summary>
+    private static void Abandon(SqliteTransaction? transaction)
+    {
+        try
+        {
+            transaction?.Dispose();
+        }
+        catch (SqliteException)
+        {
+            // "cannot rollback - no transaction is active": SQLite rolled it back itself (full disk, I/O error).
+        }
+    }
+
+    /// <summary>Applies a batch inside <paramref name="transaction"/>; returns the revision of its last write.</summary>
+    private long Write(List<PendingWrite> batch, SqliteTransaction transaction, StoreWriteResult[] results, StoreChange[] changes)
+    {
+        var revision = _revision;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var write = batch[i];
+            // Within the transaction, earlier writes of this batch are already applied.
+            var committed = Read(write.Key, transaction);
+            revision++;
+            StoredValue? current = null;
+            var createRevision = committed?.CreateRevision ?? revision;
+            if (write.Value is not null)
+            {
+                current = new StoredValue(write.Key, write.Value, createRevision, revision);
+                Execute(
+                    "INSERT INTO kv(key, value, create_revision, mod_revision) VALUES($k, $v, $c, $m) ON CONFLICT(key) DO UPDATE SET value = $v, mod_revision = $m",
+                    transaction, ("$k", write.Key), ("$v", write.Value), ("$c", createRevision), ("$m", revision));
+            }
+            else
+            {
+                Execute("DELETE FROM kv WHERE key = $k", transaction, ("$k", write.Key));
+            }
+            Execute(
+                "INSERT INTO changes(revision, key, type, value, create_revision) VALUES($r, $k, $t, $v, $c)",
+                transaction, ("$r", revision), ("$k", write.Key), ("$t", write.Value is null ? 1 : 0), ("$v", (object?)write.Value ?? DBNull.Value), ("$c", createRevision));
+            results[i] = new StoreWriteResult(true, revision, write.Previous, current);
+            changes[i] = new StoreChange(write.Value is null ? StoreChangeType.Delete : StoreChangeType.Put, write.Key, write.Value, createRevision, revision);
+        }
+        SetMeta("revision", revision, transaction);
+        if (revision / CompactEvery != _revision / CompactEvery && revision > HistoryKept)
+        {
+            Execute("DELETE FROM changes WHERE revision <= $r", transaction, ("$r", revision - HistoryKept));
+            SetMeta("compacted", revision - HistoryKept, transaction);
+        }
+        return revision;
     }
 
     /// <summary>A write accepted, waiting for its transaction; it decides the compare of the writes after it.</summary>

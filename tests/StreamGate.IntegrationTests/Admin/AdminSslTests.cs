@@ -16,7 +16,8 @@ public sealed class AdminSslTests(AdminGatewayFixture fixture) : IClassFixture<A
 
     private AdminGateway Gateway => fixture.Gateway;
 
-    private static (string Cert, string Key) SelfSigned(string name)
+    /// <summary>A self-signed P-256 certificate for <paramref name="name"/> and its key, in PEM.</summary>
+    internal static (string Cert, string Key) SelfSigned(string name)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);

@@ -8,7 +8,11 @@ public sealed class AdminStartupTests
 {
     private const int TestTimeoutMs = 60_000;
 
-    private static string ExposedConfig(string adminKeyYaml, int adminPort) => $$"""
+    private static string ExposedConfig(string adminKeyYaml, int adminPort) =>
+        TraditionalConfig(adminKeyYaml + "\n    allow_admin: [0.0.0.0/0]", "0.0.0.0", adminPort);
+
+    /// <summary>A traditional node's config.yaml with these lines under deployment.admin (indented four spaces).</summary>
+    internal static string TraditionalConfig(string adminLines, string listenIp, int adminPort) => $$"""
         apisix:
           proxy_mode: stream
           stream_proxy:
@@ -18,9 +22,8 @@ public sealed class AdminStartupTests
           role: traditional
           role_traditional: {config_provider: sqlite}
           admin:
-        {{adminKeyYaml}}
-            admin_listen: {ip: 0.0.0.0, port: {{adminPort}}}
-            allow_admin: [0.0.0.0/0]
+            admin_listen: {ip: {{listenIp}}, port: {{adminPort}}}
+        {{adminLines}}
 
         """;
 

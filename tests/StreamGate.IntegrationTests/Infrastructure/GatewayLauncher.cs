@@ -13,12 +13,15 @@ internal static class GatewayLauncher
     /// <paramref name="openFilesLimit"/>, a shell sets both the soft and the hard RLIMIT_NOFILE to it and then execs
     /// dotnet, so the limit holds from the runtime's first open (the gateway's own raise to the hard limit cannot
     /// lift it) and the process id stays the gateway's, for signals and /proc. <paramref name="environment"/> adds
-    /// variables (STREAMGATE_FAULTS for injected system-call failures).
+    /// variables (STREAMGATE_FAULTS for injected system-call failures). <paramref name="fileSizeLimitBlocks"/> sets
+    /// RLIMIT_FSIZE (<c>ulimit -f</c>, 512-byte blocks in /bin/sh) with SIGXFSZ ignored, so a write past it fails
+    /// with EFBIG as on a full disk instead of killing the process.
     /// </summary>
-    public static Process Create(string directory, string command, int? openFilesLimit = null, IReadOnlyDictionary<string, string>? environment = null)
+    public static Process Create(string directory, string command, int? openFilesLimit = null, IReadOnlyDictionary<string, string>? environment = null, int? fileSizeLimitBlocks = null)
     {
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        var info = new ProcessStartInfo(openFilesLimit is null ? dotnet : "/bin/sh")
+        var limited = openFilesLimit is not null || fileSizeLimitBlocks is not null;
+        var info = new ProcessStartInfo(limited ? "/bin/sh" : dotnet)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -29,12 +32,23 @@ internal static class GatewayLauncher
         {
             info.Environment[name] = value;
         }
-        if (openFilesLimit is { } limit)
+        if (limited)
         {
-            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit, nameof(openFilesLimit));
+            var limits = "";
+            if (openFilesLimit is { } limit)
+            {
+                ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit, nameof(openFilesLimit));
+                limits += $"ulimit -n {limit.ToString(System.Globalization.CultureInfo.InvariantCulture)} && ";
+            }
+            if (fileSizeLimitBlocks is { } blocks)
+            {
+                ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blocks, nameof(fileSizeLimitBlocks));
+                // An ignored signal stays ignored across exec.
+                limits += $"trap '' XFSZ && ulimit -f {blocks.ToString(System.Globalization.CultureInfo.InvariantCulture)} && ";
+            }
             // $0 and "$@" are the words after the script: the command line is passed through without re-quoting.
             info.ArgumentList.Add("-c");
-            info.ArgumentList.Add($"ulimit -n {limit.ToString(System.Globalization.CultureInfo.InvariantCulture)} && exec \"$0\" \"$@\"");
+            info.ArgumentList.Add(limits + "exec \"$0\" \"$@\"");
             info.ArgumentList.Add(dotnet);
         }
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "streamgate.dll"));

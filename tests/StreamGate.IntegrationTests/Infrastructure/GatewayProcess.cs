@@ -57,9 +57,9 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
     /// Starts the gateway on a folder that already holds config.yaml (and maybe a store from an earlier run),
     /// so a test can kill one process and start the next on the same database. Disposing leaves the folder.
     /// </summary>
-    public static Task<GatewayProcess> StartInAsync(string directory)
+    public static Task<GatewayProcess> StartInAsync(string directory, IReadOnlyDictionary<string, string>? environment = null, int? fileSizeLimitBlocks = null)
     {
-        var gateway = new GatewayProcess(directory, GatewayLauncher.Create(directory, "run"), ownsDirectory: false);
+        var gateway = new GatewayProcess(directory, GatewayLauncher.Create(directory, "run", environment: environment, fileSizeLimitBlocks: fileSizeLimitBlocks), ownsDirectory: false);
         GatewayLauncher.Start(gateway.Process, gateway.Append);
         return WaitUntilStartedAsync(gateway);
     }

@@ -22,9 +22,11 @@ public class GatewayConfigLoaderTests
         DataPlane + "apisix:\n  stream_proxy:\n    tcp:\n" + string.Concat(entries.Select(e => $"      - {e}\n"));
 
     [Fact]
-    public void EmptyFileGivesDefaults()
+    public void EmptyFileGivesDefaultsButAnAdminKey()
     {
-        var config = Parse("");
+        // The default role runs the admin API, which never runs without a key (AdminKeyConfigTests).
+        ConfigAssert.Has(Errors(""), "deployment.admin.admin_key", "would run without a key");
+        var config = Parse("deployment:\n  admin:\n    admin_key: [{name: admin, key: a-long-secret-for-tests, role: admin}]\n");
         Assert.Equal("stream", config.ProxyMode);
         Assert.True(config.StreamEnabled);
         Assert.Empty(config.TcpListeners);
