@@ -19,14 +19,15 @@ public class GatewayConfigLoaderTests
     private static IReadOnlyList<ConfigError> Errors(string yaml) => ConfigAssert.Throws(() => Parse(yaml));
 
     private static string Tcp(params string[] entries) =>
-        DataPlane + "apisix:\n  stream_proxy:\n    tcp:\n" + string.Concat(entries.Select(e => $"      - {e}\n"));
+        DataPlane + "apisix:\n  proxy_mode: stream\n  stream_proxy:\n    tcp:\n" + string.Concat(entries.Select(e => $"      - {e}\n"));
 
     [Fact]
     public void EmptyFileGivesDefaults()
     {
         var config = Parse("");
-        Assert.Equal("stream", config.ProxyMode);
-        Assert.True(config.StreamEnabled);
+        // APISIX's default proxy_mode is http: stream only when config.yaml asks for it.
+        Assert.Equal("http", config.ProxyMode);
+        Assert.False(config.StreamEnabled);
         Assert.Empty(config.TcpListeners);
         Assert.False(config.AccessLog.Enabled);
         Assert.Equal(AccessLogOptions.DefaultFormat, config.AccessLog.Format);
@@ -164,6 +165,20 @@ public class GatewayConfigLoaderTests
         Assert.Empty(config.TcpListeners);
         var warning = Assert.Single(config.Warnings);
         Assert.Contains("proxy_mode is http", warning, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NoProxyModeMeansHttpAsInApisix()
+    {
+        // APISIX: cli/config.lua defaults proxy_mode to http; ops.lua enables stream only for stream or http&stream.
+        var config = Parse(DataPlane + "apisix:\n  stream_proxy:\n    tcp: [9100]\n");
+        Assert.Equal("http", config.ProxyMode);
+        Assert.False(config.StreamEnabled);
+        Assert.Empty(config.TcpListeners);
+        var warning = Assert.Single(config.Warnings);
+        Assert.Contains("apisix.proxy_mode is not set, which means http", warning, StringComparison.Ordinal);
+        Assert.Contains("set proxy_mode: stream", warning, StringComparison.Ordinal);
+        Assert.Empty(Parse(DataPlane + "apisix:\n  node_listen: 9080\n").Warnings);
     }
 
     [Fact]
