@@ -32,6 +32,29 @@ internal static partial class ResourceParser
     [GeneratedRegex(@"^\*\z|^\*?[0-9a-zA-Z-._\[\]:]+\z")]
     private static partial Regex HostPattern();
 
+    /// <summary>APISIX's rule_name_def and desc_def: names 1-256 characters, descriptions up to 256.</summary>
+    public const int MaxNameLength = 256;
+
+    public const int MaxDescLength = 256;
+
+    /// <summary>The upstream balancers APISIX's schema names; StreamGate serves <see cref="ServedTypes"/> of them.</summary>
+    public static readonly string[] UpstreamTypes = ["roundrobin", "chash", "least_conn", "ewma"];
+
+    public static readonly string[] ServedTypes = ["roundrobin"];
+
+    /// <summary>APISIX's upstream schemes; StreamGate serves tcp for now.</summary>
+    public static readonly string[] UpstreamSchemes = ["tcp", "tls", "udp", "grpc", "grpcs", "http", "https", "kafka"];
+
+    public static readonly string[] ServedSchemes = ["tcp"];
+
+    public static readonly string[] HashOnValues = ["vars", "header", "cookie", "consumer", "vars_combinations"];
+
+    /// <summary>The id pattern as APISIX's schema writes it (served by /schema/...).</summary>
+    public static string IdPatternText => JsonObjectReader.PatternText(IdPattern());
+
+    /// <summary>APISIX's host_def pattern as written (served by /schema/...).</summary>
+    public static string HostPatternText => JsonObjectReader.PatternText(HostPattern());
+
     /// <summary>xRPC protocols (APISIX's stream_route.protocol) this build serves: none yet.</summary>
     public static readonly IReadOnlySet<string> KnownProtocols = new HashSet<string>(StringComparer.Ordinal);
 
@@ -81,12 +104,58 @@ internal static partial class ResourceParser
         return id;
     }
 
+    /// <summary>
+    /// APISIX's admin/plugin_metadata.lua check_conf for the plugin name: null when the build has the plugin,
+    /// else its answer (<c>missing plugin name</c>, <c>invalid plugin name</c>), in the bare form.
+    /// </summary>
+    public static ConfigError? CheckPluginMetadataName(string? name) => name switch
+    {
+        null or "" => new ConfigError("", "missing plugin name") { Form = ConfigErrorForm.Bare },
+        _ when !KnownPlugins.Contains(name) => new ConfigError("", "invalid plugin name")
+        {
+            Form = ConfigErrorForm.Bare,
+            Hint = KnownPlugins.Count == 0 ? "this StreamGate version has no stream plugins yet" : $"stream plugins: {string.Join(", ", KnownPlugins.Order(StringComparer.Ordinal))}",
+        },
+        _ => null,
+    };
+
+    /// <summary>
+    /// APISIX's admin resource.lua check_forbidden_properties: a request body may not set create_time or
+    /// update_time, at the top, in its inline upstream or in plugins (services.t TEST 34, 35). Null when none is
+    /// set; else APISIX's text, with its two spaces: <c>the property is forbidden:  upstream.create_time</c>.
+    /// </summary>
+    public static string? ForbiddenProperty(JsonObject body)
+    {
+        ReadOnlySpan<string> forbidden = ["create_time", "update_time"];
+        foreach (var name in forbidden)
+        {
+            if (body[name] is not null)
+            {
+                return $"the property is forbidden:  {name}";
+            }
+        }
+        foreach (var inner in (ReadOnlySpan<string>)["upstream", "plugins"])
+        {
+            if (body[inner] is JsonObject obj)
+            {
+                foreach (var name in forbidden)
+                {
+                    if (obj[name] is not null)
+                    {
+                        return $"the property is forbidden:  {inner}.{name}";
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
     /// <summary>The fields every APISIX object has: id, name, desc, labels, and the times the admin API sets.</summary>
     private static (string? Id, string? Name, string? Desc, IReadOnlyDictionary<string, string>? Labels) ReadCommon(JsonObjectReader r)
     {
         r.Allow("create_time", "update_time");
         // APISIX's rule_name_def and desc_def: 1-256 and 0-256 characters.
-        return (ReadId(r), r.String("name", 1, 256), r.String("desc", 0, 256), r.Labels());
+        return (ReadId(r), r.String("name", 1, MaxNameLength), r.String("desc", 0, MaxDescLength), r.Labels());
     }
 
     /// <summary>upstream (inline) or upstream_id, never both: the target of a route or a service.</summary>
@@ -179,18 +248,18 @@ internal static partial class ResourceParser
         // HTTP-only knobs that APISIX accepts on any upstream; a stream connection has no Host header or keepalive pool.
         r.Allow("pass_host", "upstream_host", "keepalive_pool", "hash_on", "key");
         var nodes = ReadNodes(r, checkedAsUpstream);
-        var type = r.Enum("type", "roundrobin", "chash", "least_conn", "ewma");
-        if (type is "chash" or "least_conn" or "ewma")
+        var type = r.Enum("type", UpstreamTypes);
+        if (type is not null && Array.IndexOf(ServedTypes, type) < 0)
         {
             r.Error("type", $"balancer \"{type}\" is not available in this StreamGate version yet; use roundrobin");
         }
-        var hashOn = r.Enum("hash_on", "vars", "header", "cookie", "consumer", "vars_combinations");
+        var hashOn = r.Enum("hash_on", HashOnValues);
         var key = r.String("key");
         var retries = (int?)r.Integer("retries", 0, 65535);
         var retryTimeout = r.Number("retry_timeout", 0, MaxTimeoutSeconds) ?? 0;
         var timeout = ReadTimeout(r);
-        var scheme = r.Enum("scheme", "tcp", "tls", "udp", "grpc", "grpcs", "http", "https", "kafka");
-        if (scheme is not (null or "tcp"))
+        var scheme = r.Enum("scheme", UpstreamSchemes);
+        if (scheme is not null && Array.IndexOf(ServedSchemes, scheme) < 0)
         {
             r.Error("scheme", $"scheme \"{scheme}\" is not available for stream upstreams in this StreamGate version yet; use tcp");
         }

@@ -196,3 +196,32 @@ public class ApisixAdminPortTests
         Assert.Equal("remote_addr: invalid remote_addr: :/8; " + address.Hint, address.ToString());
     }
 }
+
+public class ApisixAdminCheckTests
+{
+    // plugin_metadata.lua check_conf: a plugin the build does not have.
+    [Theory]
+    [InlineData(null, "missing plugin name")]
+    [InlineData("", "missing plugin name")]
+    [InlineData("no-such-plugin", "invalid plugin name")]
+    public void Plugin_metadata_names(string? name, string message)
+    {
+        var error = ResourceParser.CheckPluginMetadataName(name);
+        Assert.NotNull(error);
+        Assert.Equal(message, error.Message);
+        Assert.Equal(ConfigErrorForm.Bare, error.Form);
+    }
+
+    // services.t TEST 34, 35 (resource.lua check_forbidden_properties): times at the top, in the inline upstream, in plugins.
+    [Theory]
+    [InlineData("""{"create_time": 1}""", "the property is forbidden:  create_time")]
+    [InlineData("""{"update_time": 1}""", "the property is forbidden:  update_time")]
+    [InlineData("""{"upstream": {"nodes": {}, "create_time": 1602883670, "update_time": 1602893670}}""", "the property is forbidden:  upstream.create_time")]
+    [InlineData("""{"plugins": {"update_time": 1}}""", "the property is forbidden:  plugins.update_time")]
+    [InlineData("""{"upstream": {"nodes": {}}, "plugins": {}}""", null)]
+    [InlineData("""{"upstream": 5}""", null)]
+    public void Forbidden_properties(string body, string? message)
+    {
+        Assert.Equal(message, ResourceParser.ForbiddenProperty(JsonNode.Parse(body)!.AsObject()));
+    }
+}
