@@ -142,7 +142,11 @@ internal sealed partial class JsonObjectReader
         var value = String(name);
         if (value is not null && System.Array.IndexOf(allowed, value) < 0)
         {
-            Error(name, $"matches none of the enum values: expected one of {string.Join(", ", allowed)}, got \"{value}\"");
+            // APISIX's jsonschema message is this and no more; the allowed values are our hint.
+            Errors.Add(new ConfigError(Child(name), $"property \"{name}\" validation failed: matches none of the enum values")
+            {
+                Hint = $"expected one of {string.Join(", ", allowed)}, got \"{value}\"",
+            });
             return null;
         }
         return value;

@@ -118,12 +118,15 @@ internal static partial class SslParser
         if (r.Array("ssl_protocols") is { } protocolArray)
         {
             protocols = [];
-            foreach (var p in protocolArray)
+            for (var i = 0; i < protocolArray.Count; i++)
             {
-                var text = p?.ToString();
+                var text = protocolArray[i]?.ToString();
                 if (text is not ("TLSv1.1" or "TLSv1.2" or "TLSv1.3"))
                 {
-                    r.Error("ssl_protocols", $"matches none of the enum values: expected one of TLSv1.1, TLSv1.2, TLSv1.3, got \"{text}\"");
+                    errors.Add(new ConfigError(r.Child("ssl_protocols"), $"property \"ssl_protocols\" validation failed: failed to validate item {i + 1}: matches none of the enum values")
+                    {
+                        Hint = $"expected one of TLSv1.1, TLSv1.2, TLSv1.3, got \"{text}\"",
+                    });
                     continue;
                 }
                 protocols.Add(text);

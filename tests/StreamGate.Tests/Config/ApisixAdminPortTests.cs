@@ -175,6 +175,17 @@ public class ApisixAdminPortTests
         Assert.StartsWith("property \"type\" validation failed: matches none of the enum values", error.Message, StringComparison.Ordinal);
     }
 
+    // upstream.t, ssl.t: jsonschema's enum message is "matches none of the enum values", nothing more.
+    [Fact]
+    public void Enum_failures_are_APISIX_message_with_the_allowed_values_as_hint()
+    {
+        var error = Assert.Single(UpstreamErrors("""{"nodes": {"127.0.0.1:80": 1}, "hash_on": "ip"}"""));
+        Assert.Equal("property \"hash_on\" validation failed: matches none of the enum values", error.Message);
+        Assert.Equal("expected one of vars, header, cookie, consumer, vars_combinations, got \"ip\"", error.Hint);
+        var config = Assert.Throws<ConfigException>(() => GatewayConfigLoader.Parse("apisix:\n  proxy_mode: tcp\n", "/etc/config.yaml"));
+        Assert.Contains("apisix.proxy_mode: property \"proxy_mode\" validation failed: matches none of the enum values; expected one of http, stream, http&stream, got \"tcp\"", config.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Create_time_inside_an_inline_upstream_passes_the_schema()
     {

@@ -99,7 +99,7 @@ public class GatewayConfigLoaderTests
     [InlineData("apisix:\n  stream_proxy:\n    tcp: [9100]\n    bogus: 1\n", "apisix.stream_proxy.bogus", "additional properties forbidden, found bogus")]
     [InlineData("apisix:\n  stream_proxy: 9100\n", "apisix.stream_proxy", "wrong type: expected a mapping, got number")]
     [InlineData("apisix: [1]\n", "apisix", "wrong type: expected a mapping, got array")]
-    [InlineData("apisix:\n  proxy_mode: tcp\n", "apisix.proxy_mode", "matches none of the enum values: expected one of http, stream, http&stream, got \"tcp\"")]
+    [InlineData("apisix:\n  proxy_mode: tcp\n", "apisix.proxy_mode", "property \"proxy_mode\" validation failed: matches none of the enum values")]
     [InlineData("bogus: 1\n", "bogus", "unknown key \"bogus\"; expected one of apisix, deployment")]
     [InlineData("  bogus: 1\n", "deployment.bogus", "additional properties forbidden, found bogus")]
     [InlineData("nginx_config: 5\n", "nginx_config", "wrong type: expected a mapping, got number")]
@@ -209,7 +209,7 @@ public class GatewayConfigLoaderTests
     [Fact]
     public void UnknownRoleIsAnEnumError()
     {
-        ConfigAssert.Has(Errors("deployment:\n  role: edge\n"), "deployment.role", "matches none of the enum values: expected one of traditional, data_plane, control_plane, got \"edge\"");
+        ConfigAssert.Has(Errors("deployment:\n  role: edge\n"), "deployment.role", "property \"role\" validation failed: matches none of the enum values");
     }
 
     [Theory]

@@ -251,7 +251,7 @@ public class ResourceParserTests
     [InlineData(Nodes + ", \"type\": \"chash\"", "upstreams[0].type", "balancer \"chash\" is not available")]
     [InlineData(Nodes + ", \"type\": \"least_conn\"", "upstreams[0].type", "balancer \"least_conn\" is not available")]
     [InlineData(Nodes + ", \"type\": \"ewma\"", "upstreams[0].type", "balancer \"ewma\" is not available")]
-    [InlineData(Nodes + ", \"type\": \"random\"", "upstreams[0].type", "matches none of the enum values: expected one of roundrobin, chash, least_conn, ewma, got \"random\"")]
+    [InlineData(Nodes + ", \"type\": \"random\"", "upstreams[0].type", "property \"type\" validation failed: matches none of the enum values")]
     [InlineData(Nodes + ", \"scheme\": \"tls\"", "upstreams[0].scheme", "scheme \"tls\" is not available")]
     [InlineData(Nodes + ", \"scheme\": \"udp\"", "upstreams[0].scheme", "scheme \"udp\" is not available")]
     [InlineData(Nodes + ", \"scheme\": \"ftp\"", "upstreams[0].scheme", "matches none of the enum values")]

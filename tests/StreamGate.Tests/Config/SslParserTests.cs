@@ -243,4 +243,11 @@ public class SslParserTests
         Assert.True(SslParser.TryResolve(Pair.Cert, out var pem, out _));
         Assert.Equal(Pair.Cert, pem);
     }
+
+    [Fact]
+    public void Ssl_protocols_items_are_enum_checked_as_APISIX()
+    {
+        var error = Assert.Single(Errors(Ssl(new { cert = Pair.Cert, key = Pair.Key, sni = "test.com", ssl_protocols = new[] { "TLSv1.2", "SSLv3" } })));
+        Assert.Equal("property \"ssl_protocols\" validation failed: failed to validate item 2: matches none of the enum values", error.Message);
+    }
 }
