@@ -117,37 +117,37 @@ public sealed class LifecycleTests
     public static TheoryData<string, string, string> BadConfigs => new()
     {
         {
-            "apisix:\n  stream_proxy:\n    tcp: [\"abc\"]\ndeployment: {role: data_plane, role_data_plane: {config_provider: yaml}}\n",
+            "apisix:\n  proxy_mode: stream\n  stream_proxy:\n    tcp: [\"abc\"]\ndeployment: {role: data_plane, role_data_plane: {config_provider: yaml}}\n",
             "stream_routes: []\n#END\n",
             "apisix.stream_proxy.tcp[0]: invalid stream_proxy.tcp entry \"abc\""
         },
         {
-            "apisix:\n  stream_proxy:\n    tcp: [{addr: 9100, color: red}]\ndeployment: {role: data_plane, role_data_plane: {config_provider: yaml}}\n",
+            "apisix:\n  proxy_mode: stream\n  stream_proxy:\n    tcp: [{addr: 9100, color: red}]\ndeployment: {role: data_plane, role_data_plane: {config_provider: yaml}}\n",
             "stream_routes: []\n#END\n",
             "apisix.stream_proxy.tcp[0].color: additional properties forbidden, found color"
         },
         {
-            "apisix:\n  stream_proxy:\n    tcp: [9100]\ndeployment: {role: data_plane, role_data_plane: {config_provider: yaml}}\nfoo: 1\n",
+            "apisix:\n  proxy_mode: stream\n  stream_proxy:\n    tcp: [9100]\ndeployment: {role: data_plane, role_data_plane: {config_provider: yaml}}\nfoo: 1\n",
             "stream_routes: []\n#END\n",
             "foo: unknown key \"foo\""
         },
         {
-            "apisix:\n  stream_proxy:\n    tcp: [9100]\ndeployment: {role: data_plane, role_data_plane: {config_provider: yaml}}\n",
+            "apisix:\n  proxy_mode: stream\n  stream_proxy:\n    tcp: [9100]\ndeployment: {role: data_plane, role_data_plane: {config_provider: yaml}}\n",
             "stream_routes:\n  - id: 1\n    server_port: 70000\n    upstream: {nodes: {\"127.0.0.1:1\": 1}}\n#END\n",
             "stream_routes[0].server_port: property \"server_port\" validation failed: expected 70000 to be at most 65535"
         },
         {
-            "apisix:\n  stream_proxy:\n    tcp: [9100]\ndeployment: {role: data_plane, role_data_plane: {config_provider: yaml}}\n",
+            "apisix:\n  proxy_mode: stream\n  stream_proxy:\n    tcp: [9100]\ndeployment: {role: data_plane, role_data_plane: {config_provider: yaml}}\n",
             "stream_routes:\n  - id: 1\n    upstream_id: nope\n#END\n",
             "failed to fetch upstream info by upstream id [nope], response code: 404"
         },
         {
-            "apisix:\n  stream_proxy:\n    tcp: [9100]\ndeployment: {role: data_plane, role_data_plane: {config_provider: yaml}}\n",
+            "apisix:\n  proxy_mode: stream\n  stream_proxy:\n    tcp: [9100]\ndeployment: {role: data_plane, role_data_plane: {config_provider: yaml}}\n",
             "stream_routes:\n  - id: 1\n    upstream: {nodes: {\"127.0.0.1:1\": 1}}\n",
             "does not end with the line #END"
         },
         {
-            "apisix:\n  stream_proxy:\n    tcp: [9100]\ndeployment: {role: data_plane, role_data_plane: {config_provider: yaml}}\n",
+            "apisix:\n  proxy_mode: stream\n  stream_proxy:\n    tcp: [9100]\ndeployment: {role: data_plane, role_data_plane: {config_provider: yaml}}\n",
             "stream_routes:\n  - id: 1\n    remote_addr: \":/8\"\n    upstream: {nodes: {\"127.0.0.1:1\": 1}}\n#END\n",
             "invalid remote_addr: :/8"
         },

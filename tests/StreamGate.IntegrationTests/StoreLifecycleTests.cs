@@ -28,6 +28,7 @@ public sealed class StoreLifecycleTests
         var seedLine = seedYaml.Length > 0 ? "    seed: apisix.yaml" : "";
         var config = $"""
             apisix:
+              proxy_mode: stream
               stream_proxy:
                 tcp: ["127.0.0.1:{port}"]
             {extraStreamProxy}

@@ -47,20 +47,25 @@ internal static class GatewayConfigLoader
         }
 
         var apisix = Section(top, "apisix", "", errors);
-        var proxyMode = "stream";
+        // No proxy_mode means http, as in APISIX (cli/config.lua's default; ops.lua enables stream only for
+        // stream or http&stream): stream_proxy is then ignored and the admin API refuses stream routes.
+        string? proxyModeSetting = null;
         var listeners = new List<ListenEntry>();
         if (apisix is not null)
         {
             var r = new JsonObjectReader(apisix, "apisix", errors);
-            proxyMode = r.Enum("proxy_mode", "http", "stream", "http&stream") ?? "stream";
+            proxyModeSetting = r.Enum("proxy_mode", "http", "stream", "http&stream");
             if (Section(apisix, "stream_proxy", "apisix", errors) is { } streamProxy)
             {
                 ReadStreamProxy(streamProxy, listeners, errors);
             }
         }
+        var proxyMode = proxyModeSetting ?? "http";
         if (!proxyMode.Contains("stream", StringComparison.Ordinal) && listeners.Count > 0)
         {
-            warnings.Add($"apisix.proxy_mode is {proxyMode}: apisix.stream_proxy is ignored; set proxy_mode: stream to serve it");
+            warnings.Add(proxyModeSetting is null
+                ? "apisix.proxy_mode is not set, which means http (APISIX's default): apisix.stream_proxy is ignored and the admin API refuses stream routes; set proxy_mode: stream to serve it"
+                : $"apisix.proxy_mode is {proxyMode}: apisix.stream_proxy is ignored; set proxy_mode: stream to serve it");
             listeners.Clear();
         }
 

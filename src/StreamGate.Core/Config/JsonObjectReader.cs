@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -9,7 +10,7 @@ namespace StreamGate.Config;
 /// forms of APISIX's JSON-schema checks (<c>property "x" validation failed: ...</c>), instead of stopping at the
 /// first one. <see cref="Finish"/> reports properties the object may not have (additionalProperties: false).
 /// </summary>
-internal sealed class JsonObjectReader
+internal sealed partial class JsonObjectReader
 {
     private readonly JsonObject _object;
     private readonly HashSet<string> _known = new(StringComparer.Ordinal);
@@ -22,6 +23,9 @@ internal sealed class JsonObjectReader
     }
 
     public string Path { get; }
+
+    /// <summary>A reader of the same object and path that records into <paramref name="errors"/>: to try a check and word its failure otherwise.</summary>
+    public JsonObjectReader WithErrors(List<ConfigError> errors) => new(_object, Path, errors);
 
     public List<ConfigError> Errors { get; }
 
@@ -71,7 +75,7 @@ internal sealed class JsonObjectReader
         }
         if (pattern is not null && !pattern.IsMatch(value))
         {
-            Error(name, $"failed to match pattern \"{pattern}\" with \"{value}\"");
+            Error(name, $"failed to match pattern \"{PatternText(pattern)}\" with \"{value}\"");
             return null;
         }
         return value;
@@ -106,12 +110,12 @@ internal sealed class JsonObjectReader
         }
         if (exclusiveMinimum ? value <= minimum : value < minimum)
         {
-            Error(name, exclusiveMinimum ? $"expected {value} to be greater than {minimum}" : $"expected {value} to be at least {minimum}");
+            Error(name, exclusiveMinimum ? $"expected {LuaNumber(value)} to be greater than {LuaNumber(minimum)}" : $"expected {LuaNumber(value)} to be at least {LuaNumber(minimum)}");
             return null;
         }
         if (value > maximum)
         {
-            Error(name, $"expected {value} to be at most {maximum}");
+            Error(name, $"expected {LuaNumber(value)} to be at most {LuaNumber(maximum)}");
             return null;
         }
         return value;
@@ -138,7 +142,11 @@ internal sealed class JsonObjectReader
         var value = String(name);
         if (value is not null && System.Array.IndexOf(allowed, value) < 0)
         {
-            Error(name, $"matches none of the enum values: expected one of {string.Join(", ", allowed)}, got \"{value}\"");
+            // APISIX's jsonschema message is this and no more; the allowed values are our hint.
+            Errors.Add(new ConfigError(Child(name), $"property \"{name}\" validation failed: matches none of the enum values")
+            {
+                Hint = $"expected one of {string.Join(", ", allowed)}, got \"{value}\"",
+            });
             return null;
         }
         return value;
@@ -174,7 +182,10 @@ internal sealed class JsonObjectReader
         return array;
     }
 
-    /// <summary>Labels: an object of string values, as APISIX's labels_def.</summary>
+    /// <summary>
+    /// Labels: an object of non-blank strings of 1-256 characters, as APISIX's labels_def (patternProperties ".*"
+    /// of label_value_def), in its message form: <c>failed to validate env (matching ".*"): wrong type: expected string, got table</c>.
+    /// </summary>
     public IReadOnlyDictionary<string, string>? Labels(string name = "labels")
     {
         var obj = Object(name);
@@ -185,12 +196,21 @@ internal sealed class JsonObjectReader
         var labels = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in obj)
         {
-            if (value is null || value.GetValueKind() != JsonValueKind.String)
+            var text = value?.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
+            var problem = text switch
             {
-                Error(name, $"label \"{key}\" must be a string");
+                null => $"wrong type: expected string, got {LuaType(value)}",
+                { Length: 0 } => "string too short, expected at least 1, got 0",
+                { Length: > 256 } => $"string too long, expected at most 256, got {text.Length}",
+                _ when !LabelValuePattern().IsMatch(text) => $"failed to match pattern \"^\\S+$\" with \"{text}\"",
+                _ => null,
+            };
+            if (problem is not null)
+            {
+                Error(name, $"failed to validate {key} (matching \".*\"): {problem}");
                 continue;
             }
-            labels[key] = value.GetValue<string>();
+            labels[key] = text!;
         }
         return labels;
     }
@@ -235,6 +255,12 @@ internal sealed class JsonObjectReader
             value = l;
             return true;
         }
+        if (element.TryGetValue(out int i))
+        {
+            // A node built in code (obj["port"] = 80) holds an int.
+            value = i;
+            return true;
+        }
         if (element.TryGetValue(out double d) && d == Math.Floor(d) && Math.Abs(d) < 9e15)
         {
             value = (long)d;
@@ -267,12 +293,86 @@ internal sealed class JsonObjectReader
             value = l;
             return true;
         }
+        if (element.TryGetValue(out int i))
+        {
+            value = i;
+            return true;
+        }
         if (element.TryGetValue(out JsonElement je) && je.TryGetDouble(out d))
         {
             value = d;
             return true;
         }
         return false;
+    }
+
+    [GeneratedRegex(@"^\S+\z")]
+    private static partial Regex LabelValuePattern();
+
+    /// <summary>
+    /// The pattern as APISIX's schema writes it. Patterns here end in <c>\z</c>, not <c>$</c>: .NET's <c>$</c> also
+    /// matches before a final newline, so <c>"a\n"</c> would pass <c>^[a-z]+$</c>; PCRE's anchored match in APISIX
+    /// does not let it through either way, and the message keeps APISIX's text.
+    /// </summary>
+    public static string PatternText(Regex pattern)
+    {
+        var text = pattern.ToString();
+        return text.Replace(@"\z", "$", StringComparison.Ordinal);
+    }
+
+    /// <summary>A number as Lua's tostring writes it (%.14g): 1e16 is "1e+16", 0.5 is "0.5", 3 is "3".</summary>
+    public static string LuaNumber(double value)
+    {
+        if (value == Math.Floor(value) && Math.Abs(value) < 1e15)
+        {
+            return ((long)value).ToString(CultureInfo.InvariantCulture);
+        }
+        return value.ToString("G14", CultureInfo.InvariantCulture).Replace("E", "e", StringComparison.Ordinal);
+    }
+
+    /// <summary>A JSON value's type by Lua's names, which APISIX's messages use where cjson hands the checker a table.</summary>
+    public static string LuaType(JsonNode? node) => node?.GetValueKind() switch
+    {
+        null or JsonValueKind.Null => "userdata",
+        JsonValueKind.Array or JsonValueKind.Object => "table",
+        _ => Describe(node),
+    };
+
+    /// <summary>
+    /// Parses a JSON object text where a repeated name keeps its last value, as cjson (and so APISIX) does:
+    /// stream-routes.t TEST 1 sends <c>desc</c> twice and gets the second. <see cref="JsonNode.Parse(string, JsonNodeOptions?, JsonDocumentOptions)"/>
+    /// would fail on first access instead.
+    /// </summary>
+    public static JsonNode? ParseLastWins(string text, int maxDepth = 32)
+    {
+        using var document = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = maxDepth });
+        return ToNode(document.RootElement);
+    }
+
+    private static JsonNode? ToNode(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                var obj = new JsonObject();
+                foreach (var property in element.EnumerateObject())
+                {
+                    // Indexer assignment replaces an earlier value of the same name: the last one wins.
+                    obj[property.Name] = ToNode(property.Value);
+                }
+                return obj;
+            case JsonValueKind.Array:
+                var array = new JsonArray();
+                foreach (var item in element.EnumerateArray())
+                {
+                    array.Add(ToNode(item));
+                }
+                return array;
+            case JsonValueKind.Null:
+                return null;
+            default:
+                return JsonValue.Create(element.Clone());
+        }
     }
 
     public static string Describe(JsonNode? node) => node?.GetValueKind() switch

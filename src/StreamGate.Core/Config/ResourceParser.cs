@@ -15,12 +15,54 @@ internal static partial class ResourceParser
     /// <summary>Plugins this build serves; later plugin work registers itself here.</summary>
     public static readonly IReadOnlySet<string> KnownPlugins = new HashSet<string>(StringComparer.Ordinal);
 
-    [GeneratedRegex("^[a-zA-Z0-9-_.]+$")]
+    /// <summary>
+    /// The largest timeout in seconds: 2^31-1 ms (about 24.8 days), the most nginx's Lua timeout setters take.
+    /// APISIX's schema has no maximum; a larger value (<c>1e16</c>) overflows a millisecond deadline.
+    /// </summary>
+    public const double MaxTimeoutSeconds = 2147483.647;
+
+    /// <summary>The longest node host name (RFC 1123 names are at most 255 octets).</summary>
+    public const int MaxHostLength = 255;
+
+    // \z, not $: .NET's $ also matches before a final newline, which would let "1\n" through as an id.
+    [GeneratedRegex(@"^[a-zA-Z0-9-_.]+\z")]
     private static partial Regex IdPattern();
 
-    [GeneratedRegex(@"^\*?[0-9a-zA-Z-._\[\]:]+$")]
+    /// <summary>APISIX's host_def pattern; <see cref="CheckHost"/> then holds a node host to what the builder can use.</summary>
+    [GeneratedRegex(@"^\*\z|^\*?[0-9a-zA-Z-._\[\]:]+\z")]
     private static partial Regex HostPattern();
 
+    /// <summary>APISIX's rule_name_def and desc_def: names 1-256 characters, descriptions up to 256.</summary>
+    public const int MaxNameLength = 256;
+
+    public const int MaxDescLength = 256;
+
+    /// <summary>The upstream balancers APISIX's schema names; StreamGate serves <see cref="ServedTypes"/> of them.</summary>
+    public static readonly string[] UpstreamTypes = ["roundrobin", "chash", "least_conn", "ewma"];
+
+    public static readonly string[] ServedTypes = ["roundrobin"];
+
+    /// <summary>APISIX's upstream schemes; StreamGate serves tcp for now.</summary>
+    public static readonly string[] UpstreamSchemes = ["tcp", "tls", "udp", "grpc", "grpcs", "http", "https", "kafka"];
+
+    public static readonly string[] ServedSchemes = ["tcp"];
+
+    public static readonly string[] HashOnValues = ["vars", "header", "cookie", "consumer", "vars_combinations"];
+
+    /// <summary>The id pattern as APISIX's schema writes it (served by /schema/...).</summary>
+    public static string IdPatternText => JsonObjectReader.PatternText(IdPattern());
+
+    /// <summary>APISIX's host_def pattern as written (served by /schema/...).</summary>
+    public static string HostPatternText => JsonObjectReader.PatternText(HostPattern());
+
+    /// <summary>xRPC protocols (APISIX's stream_route.protocol) this build serves: none yet.</summary>
+    public static readonly IReadOnlySet<string> KnownProtocols = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// An id: APISIX's id_schema, anyOf a string of 1-64 of <c>[a-zA-Z0-9-_.]</c> or an integer of at least 1. Any
+    /// failure is APISIX's one anyOf message, <c>property "id" validation failed: object matches none of the required</c>
+    /// (services.t TEST 11-13); what exactly is wrong goes in the hint.
+    /// </summary>
     public static string? ReadId(JsonObjectReader reader, string name = "id")
     {
         var node = reader.Node(name);
@@ -28,22 +70,83 @@ internal static partial class ResourceParser
         {
             return null;
         }
+        var problems = new List<ConfigError>();
+        var probe = reader.WithErrors(problems);
+        string? id = null;
         if (node.GetValueKind() == JsonValueKind.String)
         {
-            var text = reader.String(name, 1, 64, IdPattern());
-            if (text is "." or "..")
-            {
-                // A path segment of dots is removed from URLs, so /stream_routes/.. could never be read or deleted.
-                reader.Error(name, $"\"{text}\" is not a usable id: it is a path segment that URLs remove");
-                return null;
-            }
-            return text;
+            id = probe.String(name, 1, 64, IdPattern());
         }
-        if (JsonObjectReader.TryGetInteger(node, out var number))
+        else if (JsonObjectReader.TryGetInteger(node, out var number))
         {
-            return reader.InRange(name, number, 1, long.MaxValue) ? number.ToString(CultureInfo.InvariantCulture) : null;
+            id = probe.InRange(name, number, 1, long.MaxValue) ? number.ToString(CultureInfo.InvariantCulture) : null;
         }
-        reader.Error(name, $"object matches none of the required: expected string or integer, got {JsonObjectReader.Describe(node)}");
+        else
+        {
+            probe.Error(name, $"wrong type: expected string or integer, got {JsonObjectReader.Describe(node)}");
+        }
+        if (problems.Count > 0)
+        {
+            var prefix = $"property \"{name}\" validation failed: ";
+            var detail = problems[0].Message.StartsWith(prefix, StringComparison.Ordinal) ? problems[0].Message[prefix.Length..] : problems[0].Message;
+            reader.Errors.Add(new ConfigError(reader.Child(name), prefix + "object matches none of the required")
+            {
+                Hint = $"an id is a string of 1-64 of [a-zA-Z0-9-_.] or an integer of at least 1: {detail}",
+            });
+            return null;
+        }
+        if (id is "." or "..")
+        {
+            // ours: a path segment of dots is removed from URLs, so /stream_routes/.. could never be read or deleted.
+            reader.Error(name, $"\"{id}\" is not a usable id: it is a path segment that URLs remove");
+            return null;
+        }
+        return id;
+    }
+
+    /// <summary>
+    /// APISIX's admin/plugin_metadata.lua check_conf for the plugin name: null when the build has the plugin,
+    /// else its answer (<c>missing plugin name</c>, <c>invalid plugin name</c>), in the bare form.
+    /// </summary>
+    public static ConfigError? CheckPluginMetadataName(string? name) => name switch
+    {
+        null or "" => new ConfigError("", "missing plugin name") { Form = ConfigErrorForm.Bare },
+        _ when !KnownPlugins.Contains(name) => new ConfigError("", "invalid plugin name")
+        {
+            Form = ConfigErrorForm.Bare,
+            Hint = KnownPlugins.Count == 0 ? "this StreamGate version has no stream plugins yet" : $"stream plugins: {string.Join(", ", KnownPlugins.Order(StringComparer.Ordinal))}",
+        },
+        _ => null,
+    };
+
+    /// <summary>
+    /// APISIX's admin resource.lua check_forbidden_properties: a request body may not set create_time or
+    /// update_time, at the top, in its inline upstream or in plugins (services.t TEST 34, 35). Null when none is
+    /// set; else APISIX's text, with its two spaces: <c>the property is forbidden:  upstream.create_time</c>.
+    /// </summary>
+    public static string? ForbiddenProperty(JsonObject body)
+    {
+        ReadOnlySpan<string> forbidden = ["create_time", "update_time"];
+        foreach (var name in forbidden)
+        {
+            if (body[name] is not null)
+            {
+                return $"the property is forbidden:  {name}";
+            }
+        }
+        foreach (var inner in (ReadOnlySpan<string>)["upstream", "plugins"])
+        {
+            if (body[inner] is JsonObject obj)
+            {
+                foreach (var name in forbidden)
+                {
+                    if (obj[name] is not null)
+                    {
+                        return $"the property is forbidden:  {inner}.{name}";
+                    }
+                }
+            }
+        }
         return null;
     }
 
@@ -51,14 +154,19 @@ internal static partial class ResourceParser
     private static (string? Id, string? Name, string? Desc, IReadOnlyDictionary<string, string>? Labels) ReadCommon(JsonObjectReader r)
     {
         r.Allow("create_time", "update_time");
-        return (ReadId(r), r.String("name", 1, 100), r.String("desc", 0, 256), r.Labels());
+        // APISIX's rule_name_def and desc_def: 1-256 and 0-256 characters.
+        return (ReadId(r), r.String("name", 1, MaxNameLength), r.String("desc", 0, MaxDescLength), r.Labels());
     }
 
     /// <summary>upstream (inline) or upstream_id, never both: the target of a route or a service.</summary>
-    private static (UpstreamConfig? Upstream, string? UpstreamId, bool HasTarget) ReadUpstreamTarget(JsonObjectReader r)
+    /// <param name="checkedAsUpstream">
+    /// APISIX checks a service's inline upstream as an upstream object (bare IPv6 hosts refused); a stream route's
+    /// inline upstream only against the schema.
+    /// </param>
+    private static (UpstreamConfig? Upstream, string? UpstreamId, bool HasTarget) ReadUpstreamTarget(JsonObjectReader r, bool checkedAsUpstream)
     {
         var upstreamObj = r.Object("upstream");
-        var upstream = upstreamObj is null ? null : ParseUpstream(upstreamObj, r.Child("upstream"), r.Errors);
+        var upstream = upstreamObj is null ? null : ParseUpstream(upstreamObj, r.Child("upstream"), r.Errors, checkedAsUpstream);
         var upstreamId = ReadId(r, "upstream_id");
         if (upstreamObj is not null && upstreamId is not null)
         {
@@ -83,9 +191,10 @@ internal static partial class ResourceParser
             }
             r.Allow(tlsField);
         }
-        var (upstream, upstreamId, hasTarget) = ReadUpstreamTarget(r);
+        var (upstream, upstreamId, hasTarget) = ReadUpstreamTarget(r, checkedAsUpstream: false);
         var serviceId = ReadId(r, "service_id");
         var plugins = ReadPlugins(r);
+        ReadProtocol(r);
         r.Finish();
         if (!hasTarget && serviceId is null && errors.Count == before)
         {
@@ -118,7 +227,7 @@ internal static partial class ResourceParser
         var (id, name, desc, labels) = ReadCommon(r);
         // ours: a service's type is stream; this gateway serves L4 only, so nothing else is accepted.
         r.Enum("type", "stream");
-        var (upstream, upstreamId, _) = ReadUpstreamTarget(r);
+        var (upstream, upstreamId, _) = ReadUpstreamTarget(r, checkedAsUpstream: true);
         var plugins = ReadPlugins(r);
         r.Finish();
         if (errors.Count != before)
@@ -128,26 +237,29 @@ internal static partial class ResourceParser
         return new ServiceConfig { Id = id ?? "", Name = name, Desc = desc, Labels = labels, Upstream = upstream, UpstreamId = upstreamId, Plugins = plugins };
     }
 
-    public static UpstreamConfig? ParseUpstream(JsonObject obj, string path, List<ConfigError> errors)
+    public static UpstreamConfig? ParseUpstream(JsonObject obj, string path, List<ConfigError> errors) => ParseUpstream(obj, path, errors, checkedAsUpstream: true);
+
+    /// <param name="checkedAsUpstream">False for a stream route's inline upstream, where APISIX lets a bare IPv6 host through.</param>
+    private static UpstreamConfig? ParseUpstream(JsonObject obj, string path, List<ConfigError> errors, bool checkedAsUpstream)
     {
         var before = errors.Count;
         var r = new JsonObjectReader(obj, path, errors);
         var (id, name, desc, labels) = ReadCommon(r);
         // HTTP-only knobs that APISIX accepts on any upstream; a stream connection has no Host header or keepalive pool.
         r.Allow("pass_host", "upstream_host", "keepalive_pool", "hash_on", "key");
-        var nodes = ReadNodes(r);
-        var type = r.Enum("type", "roundrobin", "chash", "least_conn", "ewma");
-        if (type is "chash" or "least_conn" or "ewma")
+        var nodes = ReadNodes(r, checkedAsUpstream);
+        var type = r.Enum("type", UpstreamTypes);
+        if (type is not null && Array.IndexOf(ServedTypes, type) < 0)
         {
             r.Error("type", $"balancer \"{type}\" is not available in this StreamGate version yet; use roundrobin");
         }
-        var hashOn = r.Enum("hash_on", "vars", "header", "cookie", "consumer", "vars_combinations");
+        var hashOn = r.Enum("hash_on", HashOnValues);
         var key = r.String("key");
         var retries = (int?)r.Integer("retries", 0, 65535);
-        var retryTimeout = r.Number("retry_timeout", 0) ?? 0;
+        var retryTimeout = r.Number("retry_timeout", 0, MaxTimeoutSeconds) ?? 0;
         var timeout = ReadTimeout(r);
-        var scheme = r.Enum("scheme", "tcp", "tls", "udp", "grpc", "grpcs", "http", "https", "kafka");
-        if (scheme is not (null or "tcp"))
+        var scheme = r.Enum("scheme", UpstreamSchemes);
+        if (scheme is not null && Array.IndexOf(ServedSchemes, scheme) < 0)
         {
             r.Error("scheme", $"scheme \"{scheme}\" is not available for stream upstreams in this StreamGate version yet; use tcp");
         }
@@ -190,10 +302,91 @@ internal static partial class ResourceParser
         var text = r.String(name);
         if (text is not null && !IpPrefix.TryParse(text, out _))
         {
-            r.Errors.Add(new ConfigError(r.Child(name), $"invalid {name}: {text}; write an IPv4 or IPv6 address, optionally with a CIDR prefix (127.0.0.1, 10.0.0.0/8, ::1, fe80::/10)"));
+            // APISIX's stream_route_checker, after the schema: the message bare, our fix apart.
+            r.Errors.Add(new ConfigError(r.Child(name), $"invalid {name}: {text}")
+            {
+                Hint = "write an IPv4 or IPv6 address, optionally with a CIDR prefix (127.0.0.1, 10.0.0.0/8, ::1, fe80::/10)",
+                Form = ConfigErrorForm.Bare,
+            });
             return null;
         }
         return text;
+    }
+
+    /// <summary>
+    /// protocol (APISIX's xRPC): an object with a name, checked against the protocols this build serves, which
+    /// answers <c>unknown protocol [x]</c> as APISIX's xrpc.check_schema does.
+    /// </summary>
+    private static void ReadProtocol(JsonObjectReader r)
+    {
+        if (r.Object("protocol") is not { } protocol)
+        {
+            return;
+        }
+        var p = new JsonObjectReader(protocol, r.Child("protocol"), r.Errors);
+        var before = r.Errors.Count;
+        var name = p.String("name");
+        _ = ReadId(p, "superior_id");
+        _ = p.Object("conf");
+        _ = p.Array("logger");
+        // APISIX's xrpc_protocol_schema has no additionalProperties: false.
+        if (name is null && !p.Has("name"))
+        {
+            r.Errors.Add(new ConfigError(p.Child("name"), "property \"name\" is required"));
+        }
+        if (name is not null && r.Errors.Count == before && !KnownProtocols.Contains(name))
+        {
+            r.Errors.Add(new ConfigError(r.Child("protocol"), $"unknown protocol [{name}]")
+            {
+                Hint = "xRPC protocols (dubbo, redis) are not available in this StreamGate version yet; remove protocol",
+                Form = ConfigErrorForm.Bare,
+            });
+        }
+    }
+
+    /// <summary>
+    /// Holds a node host to what the snapshot builder can resolve or connect to: an IP literal, or a host name of
+    /// at most 255 characters whose dot-separated labels are RFC 1123's (1-63 letters, digits and hyphens, no hyphen
+    /// first or last; underscores too, as DNS serves them and APISIX's host pattern allows them).
+    /// </summary>
+    /// <returns>Null when usable, else what is wrong.</returns>
+    public static string? CheckHost(string host)
+    {
+        if (host.Length > MaxHostLength)
+        {
+            return $"a host name is at most {MaxHostLength} characters, got {host.Length}";
+        }
+        if (host.Contains(':', StringComparison.Ordinal))
+        {
+            return IsIPv6(host) ? null : $"\"{host}\" is not an IPv6 address";
+        }
+        var name = host.EndsWith('.') ? host[..^1] : host;
+        var labels = name.Split('.');
+        var numeric = true;
+        foreach (var label in labels)
+        {
+            if (label.Length is 0 or > 63)
+            {
+                return $"\"{host}\" is not a host name: each dot-separated label is 1 to 63 characters";
+            }
+            if (label[0] == '-' || label[^1] == '-')
+            {
+                return $"\"{host}\" is not a host name: a label may not start or end with '-'";
+            }
+            foreach (var c in label)
+            {
+                if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+                {
+                    return $"\"{host}\" is not a host name: a label holds letters, digits, '-' and '_' only";
+                }
+                numeric &= char.IsAsciiDigit(c);
+            }
+        }
+        if (numeric && (labels.Length != 4 || !System.Net.IPAddress.TryParse(name, out _)))
+        {
+            return $"\"{host}\" is not an IPv4 address";
+        }
+        return null;
     }
 
     private static JsonObject? ReadPlugins(JsonObjectReader r)
@@ -221,14 +414,14 @@ internal static partial class ResourceParser
             return TimeoutConfig.Default;
         }
         var t = new JsonObjectReader(obj, r.Child("timeout"), r.Errors);
-        var connect = t.Number("connect", 0, exclusiveMinimum: true);
-        var send = t.Number("send", 0, exclusiveMinimum: true);
-        var read = t.Number("read", 0, exclusiveMinimum: true);
+        var connect = t.Number("connect", 0, MaxTimeoutSeconds, exclusiveMinimum: true);
+        var send = t.Number("send", 0, MaxTimeoutSeconds, exclusiveMinimum: true);
+        var read = t.Number("read", 0, MaxTimeoutSeconds, exclusiveMinimum: true);
         t.Finish();
         return new TimeoutConfig(connect ?? TimeoutConfig.Default.Connect, send ?? TimeoutConfig.Default.Send, read ?? TimeoutConfig.Default.Read);
     }
 
-    private static List<NodeConfig>? ReadNodes(JsonObjectReader r)
+    private static List<NodeConfig>? ReadNodes(JsonObjectReader r, bool checkedAsUpstream)
     {
         var node = r.Node("nodes");
         var path = r.Child("nodes");
@@ -244,6 +437,11 @@ internal static partial class ResourceParser
                         if (!TryParseHostPort(hostPort, out var host, out var port))
                         {
                             r.Errors.Add(new ConfigError($"{path}[\"{hostPort}\"]", $"invalid node address \"{hostPort}\"; write host:port, with IPv6 in brackets ([::1]:6379)"));
+                            continue;
+                        }
+                        if (CheckHost(host) is { } hostProblem)
+                        {
+                            r.Errors.Add(new ConfigError($"{path}[\"{Shorten(hostPort)}\"]", $"invalid node address \"{Shorten(hostPort)}\": {Shorten(hostProblem)}"));
                             continue;
                         }
                         if (weightNode is null || !JsonObjectReader.TryGetInteger(weightNode, out var weight) || weight < 0 || weight > int.MaxValue)
@@ -268,7 +466,7 @@ internal static partial class ResourceParser
                         }
                         var before = r.Errors.Count;
                         var n = new JsonObjectReader(item, itemPath, r.Errors);
-                        var host = n.String("host", 1, 253, HostPattern());
+                        var host = n.String("host", 1, MaxHostLength, HostPattern());
                         var port = n.Integer("port", 1, 65535);
                         var weight = n.Integer("weight", 0, int.MaxValue);
                         var priority = n.Integer("priority", int.MinValue, int.MaxValue) ?? 0;
@@ -286,9 +484,19 @@ internal static partial class ResourceParser
                         {
                             r.Errors.Add(new ConfigError(n.Child("weight"), "property \"weight\" is required"));
                         }
+                        var bracketed = host is not null && host.StartsWith('[') && host.EndsWith(']');
+                        if (host is not null && !bracketed && checkedAsUpstream && IsIPv6(host))
+                        {
+                            // APISIX's upstream check_schema, before the JSON schema, for upstreams and services' upstreams.
+                            r.Errors.Add(new ConfigError(n.Child("host"), "IPv6 address must be enclosed with '[' and ']'") { Form = ConfigErrorForm.Check });
+                        }
+                        else if (host is not null && (bracketed && !IsIPv6(host[1..^1]) ? $"\"{host[1..^1]}\" in brackets is not an IPv6 address" : CheckHost(bracketed ? host[1..^1] : host)) is { } hostProblem)
+                        {
+                            r.Errors.Add(new ConfigError(n.Child("host"), $"property \"host\" validation failed: invalid host: {Shorten(hostProblem)}"));
+                        }
                         if (r.Errors.Count == before)
                         {
-                            var bare = host!.StartsWith('[') && host.EndsWith(']') ? host[1..^1] : host;
+                            var bare = bracketed ? host![1..^1] : host!;
                             nodes.Add(new NodeConfig(bare, (int)port!.Value, (int)weight!.Value, (int)priority));
                         }
                     }
@@ -299,6 +507,11 @@ internal static partial class ResourceParser
                 return null;
         }
     }
+
+    private static bool IsIPv6(string host) =>
+        System.Net.IPAddress.TryParse(host, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+
+    private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "...";
 
     /// <summary>Parses "host:port" and "[v6]:port" node keys; a bare IPv6 address without brackets is refused as ambiguous.</summary>
     public static bool TryParseHostPort(string text, out string host, out int port)
@@ -315,6 +528,10 @@ internal static partial class ResourceParser
             }
             host = text[1..close];
             portText = text[(close + 2)..];
+            if (!IsIPv6(host))
+            {
+                return false;
+            }
         }
         else
         {

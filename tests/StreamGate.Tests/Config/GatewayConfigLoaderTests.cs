@@ -19,7 +19,7 @@ public class GatewayConfigLoaderTests
     private static IReadOnlyList<ConfigError> Errors(string yaml) => ConfigAssert.Throws(() => Parse(yaml));
 
     private static string Tcp(params string[] entries) =>
-        DataPlane + "apisix:\n  stream_proxy:\n    tcp:\n" + string.Concat(entries.Select(e => $"      - {e}\n"));
+        DataPlane + "apisix:\n  proxy_mode: stream\n  stream_proxy:\n    tcp:\n" + string.Concat(entries.Select(e => $"      - {e}\n"));
 
     [Fact]
     public void EmptyFileGivesDefaultsButAnAdminKey()
@@ -27,8 +27,9 @@ public class GatewayConfigLoaderTests
         // The default role runs the admin API, which never runs without a key (AdminKeyConfigTests).
         ConfigAssert.Has(Errors(""), "deployment.admin.admin_key", "would run without a key");
         var config = Parse("deployment:\n  admin:\n    admin_key: [{name: admin, key: a-long-secret-for-tests, role: admin}]\n");
-        Assert.Equal("stream", config.ProxyMode);
-        Assert.True(config.StreamEnabled);
+        // APISIX's default proxy_mode is http: stream only when config.yaml asks for it.
+        Assert.Equal("http", config.ProxyMode);
+        Assert.False(config.StreamEnabled);
         Assert.Empty(config.TcpListeners);
         Assert.False(config.AccessLog.Enabled);
         Assert.Equal(AccessLogOptions.DefaultFormat, config.AccessLog.Format);
@@ -100,7 +101,7 @@ public class GatewayConfigLoaderTests
     [InlineData("apisix:\n  stream_proxy:\n    tcp: [9100]\n    bogus: 1\n", "apisix.stream_proxy.bogus", "additional properties forbidden, found bogus")]
     [InlineData("apisix:\n  stream_proxy: 9100\n", "apisix.stream_proxy", "wrong type: expected a mapping, got number")]
     [InlineData("apisix: [1]\n", "apisix", "wrong type: expected a mapping, got array")]
-    [InlineData("apisix:\n  proxy_mode: tcp\n", "apisix.proxy_mode", "matches none of the enum values: expected one of http, stream, http&stream, got \"tcp\"")]
+    [InlineData("apisix:\n  proxy_mode: tcp\n", "apisix.proxy_mode", "property \"proxy_mode\" validation failed: matches none of the enum values")]
     [InlineData("bogus: 1\n", "bogus", "unknown key \"bogus\"; expected one of apisix, deployment")]
     [InlineData("  bogus: 1\n", "deployment.bogus", "additional properties forbidden, found bogus")]
     [InlineData("nginx_config: 5\n", "nginx_config", "wrong type: expected a mapping, got number")]
@@ -169,6 +170,20 @@ public class GatewayConfigLoaderTests
     }
 
     [Fact]
+    public void NoProxyModeMeansHttpAsInApisix()
+    {
+        // APISIX: cli/config.lua defaults proxy_mode to http; ops.lua enables stream only for stream or http&stream.
+        var config = Parse(DataPlane + "apisix:\n  stream_proxy:\n    tcp: [9100]\n");
+        Assert.Equal("http", config.ProxyMode);
+        Assert.False(config.StreamEnabled);
+        Assert.Empty(config.TcpListeners);
+        var warning = Assert.Single(config.Warnings);
+        Assert.Contains("apisix.proxy_mode is not set, which means http", warning, StringComparison.Ordinal);
+        Assert.Contains("set proxy_mode: stream", warning, StringComparison.Ordinal);
+        Assert.Empty(Parse(DataPlane + "apisix:\n  node_listen: 9080\n").Warnings);
+    }
+
+    [Fact]
     public void ApisixHttpSideKeysAreAccepted()
     {
         var config = Parse(DataPlane + "plugins: [proxy-rewrite]\nstream_plugins: [ip-restriction]\napisix:\n  node_listen: 9080\n  enable_admin: true\n");
@@ -196,7 +211,7 @@ public class GatewayConfigLoaderTests
     [Fact]
     public void UnknownRoleIsAnEnumError()
     {
-        ConfigAssert.Has(Errors("deployment:\n  role: edge\n"), "deployment.role", "matches none of the enum values: expected one of traditional, data_plane, control_plane, got \"edge\"");
+        ConfigAssert.Has(Errors("deployment:\n  role: edge\n"), "deployment.role", "property \"role\" validation failed: matches none of the enum values");
     }
 
     [Theory]

@@ -1,0 +1,110 @@
+using System.Text.Json.Nodes;
+using StreamGate.Config;
+
+namespace StreamGate.Tests.Config;
+
+/// <summary>
+/// The served schemas and the validator describe the same objects: a property is in the schema exactly when the
+/// parser takes it (for every property name APISIX's schema_def.lua has, ours, and a bogus one), at the top and
+/// inside nested objects; the limits come from the parser's constants.
+/// </summary>
+public class ResourceSchemasTests
+{
+    private static readonly string[] Common = ["id", "name", "desc", "labels", "create_time", "update_time", "no_such_field"];
+
+    public static TheoryData<string, string> TopLevel()
+    {
+        var data = new TheoryData<string, string>();
+        string[] route = [.. Common, "remote_addr", "server_addr", "server_port", "sni", "snis", "tls_passthrough", "upstream", "upstream_id", "service_id", "plugins", "protocol", "uri", "hosts"];
+        string[] upstream = [.. Common, "nodes", "retries", "retry_timeout", "timeout", "tls", "keepalive_pool", "type", "checks", "hash_on", "key", "scheme", "discovery_type", "discovery_args", "pass_host", "upstream_host", "service_name"];
+        string[] service = [.. Common, "plugins", "upstream", "upstream_id", "script", "enable_websocket", "hosts", "type"];
+        string[] ssl = [.. Common, "type", "cert", "key", "sni", "snis", "certs", "keys", "client", "status", "ssl_protocols", "validity_start", "validity_end"];
+        foreach (var (schema, names) in new[] { ("stream_route", route), ("upstream", upstream), ("service", service), ("ssl", ssl) })
+        {
+            foreach (var name in names)
+            {
+                data.Add(schema, name);
+            }
+        }
+        return data;
+    }
+
+    private static bool ParserTakes(string schema, JsonObject body, string name, string path)
+    {
+        var errors = new List<ConfigError>();
+        _ = schema switch
+        {
+            "stream_route" => ResourceParser.ParseStreamRoute(body, "", errors) is not null,
+            "upstream" => ResourceParser.ParseUpstream(body, "", errors) is not null,
+            "service" => ResourceParser.ParseService(body, "", errors) is not null,
+            _ => SslParser.Parse(body, "", errors) is not null,
+        };
+        return !errors.Exists(e => e.Path == path && e.Message == $"additional properties forbidden, found {name}");
+    }
+
+    [Theory]
+    [MemberData(nameof(TopLevel))]
+    public void A_top_level_property_is_in_the_schema_exactly_when_the_parser_takes_it(string schema, string name)
+    {
+        var body = new JsonObject { [name] = null };
+        var served = ResourceSchemas.Get(schema)!["properties"]!.AsObject();
+        Assert.True(served.ContainsKey(name) == ParserTakes(schema, body, name, name),
+            $"{schema}.{name}: schema {(served.ContainsKey(name) ? "lists" : "omits")} it, parser {(ParserTakes(schema, body, name, name) ? "takes" : "refuses")} it");
+    }
+
+    [Theory]
+    [InlineData("host")]
+    [InlineData("port")]
+    [InlineData("weight")]
+    [InlineData("priority")]
+    [InlineData("metadata")]
+    [InlineData("zone")]
+    public void Node_item_properties_agree(string name)
+    {
+        var item = new JsonObject { ["host"] = "a", ["port"] = 1, ["weight"] = 1, [name] = null };
+        var body = new JsonObject { ["nodes"] = new JsonArray(item) };
+        var served = ResourceSchemas.Upstream()["properties"]!["nodes"]!["anyOf"]![1]!["items"]!["properties"]!.AsObject();
+        Assert.Equal(served.ContainsKey(name), ParserTakes("upstream", body, name, $"nodes[0].{name}"));
+    }
+
+    [Theory]
+    [InlineData("connect")]
+    [InlineData("send")]
+    [InlineData("read")]
+    [InlineData("idle")]
+    public void Timeout_properties_agree(string name)
+    {
+        var body = new JsonObject { ["nodes"] = new JsonObject(), ["timeout"] = new JsonObject { [name] = null } };
+        var served = ResourceSchemas.Upstream()["properties"]!["timeout"]!["properties"]!.AsObject();
+        Assert.Equal(served.ContainsKey(name), ParserTakes("upstream", body, name, $"timeout.{name}"));
+    }
+
+    [Fact]
+    public void Limits_come_from_the_validator()
+    {
+        var upstream = ResourceSchemas.Upstream()["properties"]!.AsObject();
+        Assert.Equal(ResourceParser.MaxTimeoutSeconds, upstream["timeout"]!["properties"]!["connect"]!["maximum"]!.GetValue<double>());
+        Assert.Equal(ResourceParser.MaxNameLength, upstream["name"]!["maxLength"]!.GetValue<int>());
+        Assert.Equal("^[a-zA-Z0-9-_.]+$", upstream["id"]!["anyOf"]![0]!["pattern"]!.GetValue<string>());
+        Assert.Equal(ResourceParser.MaxHostLength, upstream["nodes"]!["anyOf"]![1]!["items"]!["properties"]!["host"]!["maxLength"]!.GetValue<int>());
+        Assert.Equal(["roundrobin"], upstream["type"]!["enum"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(["tcp"], upstream["scheme"]!["enum"]!.AsArray().Select(n => n!.GetValue<string>()));
+        var ssl = ResourceSchemas.Ssl();
+        Assert.Equal(1, ssl["properties"]!["snis"]!["minItems"]!.GetValue<int>());
+        Assert.NotNull(ssl["then"]);
+    }
+
+    [Fact]
+    public void Every_served_schema_is_a_JSON_object_with_properties()
+    {
+        foreach (var name in ResourceSchemas.Names)
+        {
+            var schema = ResourceSchemas.Get(name);
+            Assert.NotNull(schema);
+            Assert.Equal("object", schema["type"]!.GetValue<string>());
+            Assert.False(schema["additionalProperties"]!.GetValue<bool>());
+            Assert.NotNull(JsonNode.Parse(schema.ToJsonString()));
+        }
+        Assert.Null(ResourceSchemas.Get("route"));
+    }
+}
