@@ -352,7 +352,7 @@ internal sealed partial class AdminApi : IDisposable
             var probe = new JsonObjectReader(new JsonObject { ["id"] = bodyId.DeepClone() }, "", errors);
             if (ResourceParser.ReadId(probe) is not { } parsedId)
             {
-                return AdminErrors.BadRequest(AdminErrors.InvalidConfiguration(errors));
+                return AdminErrors.Invalid(errors);
             }
             id = parsedId;
         }
@@ -497,7 +497,7 @@ internal sealed partial class AdminApi : IDisposable
         var errors = new List<ConfigError>();
         if (!kind.Validate(value, errors))
         {
-            return AdminErrors.BadRequest(AdminErrors.InvalidConfiguration(errors));
+            return AdminErrors.Invalid(errors);
         }
         var key = Key(kind, id);
         Task<StoreWriteResult> written;

@@ -22,27 +22,55 @@ internal static class AdminErrors
     public static IResult KeyNotFound() => Results.Json(new JsonObject { ["message"] = "Key not found" }, statusCode: StatusCodes.Status404NotFound);
 
     /// <summary>
-    /// "invalid configuration: ..." with each error nested the way APISIX's JSON-schema checker words it:
-    /// an error at upstream.timeout.connect reads
-    /// <c>property "upstream" validation failed: property "timeout" validation failed: property "connect" validation failed: ...</c>.
+    /// 400 for an object the validator refused, as APISIX answers it: one message (APISIX stops at its first
+    /// failure), worded by the error's <see cref="ConfigError.Form"/>, and our hint, if any, in a field of its own.
     /// </summary>
     /// <remarks>
-    /// APISIX checks plugins and addresses after its JSON schema and sends those messages bare
-    /// (<c>unknown plugin [x]</c>, <c>invalid remote_addr: :/8</c>); when they are the only errors, so do we.
+    /// The first error of the earliest form is the one sent: APISIX checks the JSON schema before anything else
+    /// (Schema), then its own checks in check_conf, the address checks and the upstream's before the plugins' and
+    /// the certificate's (Check, then Bare); within one form the validator's order stands.
     /// </remarks>
-    public static string InvalidConfiguration(IEnumerable<ConfigError> errors)
+    public static IResult Invalid(IReadOnlyList<ConfigError> errors)
     {
-        var list = errors.ToList();
-        return list.Count > 0 && list.TrueForAll(e => IsCheckerMessage(e.Message))
-            ? string.Join("; ", list.Select(e => e.Message))
-            : "invalid configuration: " + string.Join("; ", list.Select(Nest));
+        var first = First(errors);
+        var body = new JsonObject { ["error_msg"] = Message(first) };
+        if (first.Hint is not null)
+        {
+            body["hint"] = first.Hint;
+        }
+        return Results.Json(body, statusCode: StatusCodes.Status400BadRequest);
     }
 
-    private static bool IsCheckerMessage(string message) =>
-        message.StartsWith("unknown plugin [", StringComparison.Ordinal) ||
-        message.StartsWith("failed to check the configuration of stream plugin [", StringComparison.Ordinal) ||
-        message.StartsWith("invalid remote_addr: ", StringComparison.Ordinal) ||
-        message.StartsWith("invalid server_addr: ", StringComparison.Ordinal);
+    internal static ConfigError First(IReadOnlyList<ConfigError> errors)
+    {
+        if (errors.Count == 0)
+        {
+            throw new ArgumentException("a refused object has at least one error", nameof(errors));
+        }
+        var first = errors[0];
+        for (var i = 1; i < errors.Count; i++)
+        {
+            if (errors[i].Form < first.Form)
+            {
+                first = errors[i];
+            }
+        }
+        return first;
+    }
+
+    /// <summary>
+    /// error_msg for one error. Schema: <c>invalid configuration: </c> and one
+    /// <c>property "x" validation failed: </c> per path segment, the way APISIX's JSON-schema checker nests them
+    /// (an error at upstream.timeout.connect reads
+    /// <c>property "upstream" validation failed: property "timeout" validation failed: property "connect" validation failed: ...</c>).
+    /// Check: the prefix, unnested. Bare: the message as it is. Never the hint.
+    /// </summary>
+    internal static string Message(ConfigError error) => error.Form switch
+    {
+        ConfigErrorForm.Bare => error.Message,
+        ConfigErrorForm.Check => "invalid configuration: " + error.Message,
+        _ => "invalid configuration: " + Nest(error),
+    };
 
     private static string Nest(ConfigError error)
     {
@@ -50,12 +78,12 @@ internal static class AdminErrors
         {
             return error.Message;
         }
-        var segments = error.Path.Split('.');
+        var segments = Segments(error.Path);
         var last = Bare(segments[^1]);
-        var count = error.Message.StartsWith($"property \"{last}\"", StringComparison.Ordinal) ? segments.Length - 1 : segments.Length;
-        if (count == segments.Length && !error.Message.StartsWith("property", StringComparison.Ordinal) && segments.Length == 1)
+        var count = error.Message.StartsWith($"property \"{last}\"", StringComparison.Ordinal) ? segments.Count - 1 : segments.Count;
+        if (count == segments.Count && !error.Message.StartsWith("property", StringComparison.Ordinal) && segments.Count == 1)
         {
-            // A message about the field itself ("invalid remote_addr: ..."): it already names it.
+            // A message about the field itself ("set either upstream or upstream_id, not both"): it already names it.
             return error.Message;
         }
         var sb = new StringBuilder();
@@ -64,6 +92,32 @@ internal static class AdminErrors
             sb.Append("property \"").Append(Bare(segments[i])).Append("\" validation failed: ");
         }
         return sb.Append(error.Message).ToString();
+    }
+
+    /// <summary>A path's segments, split at dots outside brackets: <c>nodes["127.0.0.1:80"]</c> is one segment.</summary>
+    private static List<string> Segments(string path)
+    {
+        var segments = new List<string>();
+        var depth = 0;
+        var start = 0;
+        for (var i = 0; i < path.Length; i++)
+        {
+            switch (path[i])
+            {
+                case '[':
+                    depth++;
+                    break;
+                case ']' when depth > 0:
+                    depth--;
+                    break;
+                case '.' when depth == 0:
+                    segments.Add(path[start..i]);
+                    start = i + 1;
+                    break;
+            }
+        }
+        segments.Add(path[start..]);
+        return segments;
     }
 
     private static string Bare(string segment)

@@ -400,7 +400,8 @@ internal static partial class ResourceParser
         {
             if (!KnownPlugins.Contains(name))
             {
-                r.Errors.Add(new ConfigError(r.Child("plugins") + "." + name, $"unknown plugin [{name}]"));
+                // APISIX's plugin check, after the schema, answered bare (admin/stream_routes.lua check_conf).
+                r.Errors.Add(new ConfigError(r.Child("plugins") + "." + name, $"unknown plugin [{name}]") { Form = ConfigErrorForm.Bare });
             }
         }
         return plugins;

@@ -34,6 +34,9 @@ internal sealed record AdminResponse(HttpStatusCode Status, JsonNode? Body, stri
 
     public string? Description => Body?["description"]?.GetValue<string>();
 
+    /// <summary>Our explanation of a refused object (ours, beside APISIX's error_msg), or null.</summary>
+    public string? Hint => Body?["hint"]?.GetValue<string>();
+
     public long ModifiedIndex => Body?["modifiedIndex"]?.GetValue<long>() ?? throw new InvalidOperationException($"no modifiedIndex in {Text}");
 
     public override string ToString() => $"{(int)Status} {Text}";

@@ -165,8 +165,8 @@ public sealed class AdminSslTests(AdminGatewayFixture fixture) : IClassFixture<A
         var (_, otherKey) = SelfSigned("other.test");
         var mismatchedPut = await Gateway.PutAsync("ssls/ssl-5", SslBody(cert, otherKey, """["e.test"]"""));
         Assert.True(mismatchedPut.Status == HttpStatusCode.BadRequest, mismatchedPut.ToString());
-        Assert.StartsWith("invalid configuration: ", mismatchedPut.ErrorMessage, StringComparison.Ordinal);
-        Assert.Contains("cert-key pair", mismatchedPut.ErrorMessage, StringComparison.Ordinal);
+        // Bare, as APISIX answers its ssl.lua validate failures (no "invalid configuration: ").
+        Assert.Equal("failed to handle cert-key pair: the private key does not belong to the certificate", mismatchedPut.ErrorMessage);
         AssertNoPrivateKey(mismatchedPut, otherKey);
         Assert.Equal(HttpStatusCode.NotFound, (await Gateway.GetAsync("ssls/ssl-5")).Status);
 
