@@ -750,9 +750,9 @@ internal sealed partial class AdminApi : IDisposable
         JsonNode? node;
         try
         {
-            // Duplicate names are refused while parsing (JsonNode would otherwise fail later, on first access),
-            // and serialising once finds strings that cannot be written back, such as a lone surrogate (\ud800).
-            node = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { MaxDepth = 32, AllowDuplicateProperties = false });
+            // A repeated name keeps its last value, as cjson does for APISIX (stream-routes.t TEST 1 sends desc
+            // twice); serialising once finds strings that cannot be written back, such as a lone surrogate (\ud800).
+            node = JsonObjectReader.ParseLastWins(text, maxDepth: 32);
             _ = node?.ToJsonString();
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)

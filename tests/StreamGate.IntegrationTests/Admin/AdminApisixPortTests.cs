@@ -55,6 +55,23 @@ public sealed class AdminApisixPortTests(AdminGatewayFixture fixture) : IClassFi
         Assert.Equal(11, Ids(await Gateway.GetAsync("stream_routes?filter=server_port%3D1")).Length);
     }
 
+    /// <summary>t/admin/stream-routes.t TEST 1: a body with "desc" twice is stored with the second one.</summary>
+    [Fact(Timeout = TestTimeoutMs)]
+    public async Task Stream_routes_t_TEST_1_duplicate_desc_keeps_the_last_value()
+    {
+        var put = await Gateway.PutAsync("stream_routes/dup-desc", """
+            {"remote_addr": "127.0.0.1", "desc": "test-desc",
+             "upstream": {"nodes": {"127.0.0.1:8080": 1}, "type": "roundrobin"}, "desc": "new route"}
+            """);
+        Assert.True(put.Status == HttpStatusCode.Created, put.ToString());
+        Assert.Equal("new route", put.Body!["value"]!["desc"]!.GetValue<string>());
+        var stored = await Gateway.GetAsync("stream_routes/dup-desc");
+        Assert.Equal("new route", stored.Body!["value"]!["desc"]!.GetValue<string>());
+        Assert.Equal("127.0.0.1", stored.Body["value"]!["remote_addr"]!.GetValue<string>());
+        // The filter test counts every stream route of this shared gateway.
+        Assert.Equal(HttpStatusCode.OK, (await Gateway.DeleteAsync("stream_routes/dup-desc")).Status);
+    }
+
     /// <summary>t/admin/plugin-metadata.t TEST 6: missing plugin name; TEST 7: invalid plugin name.</summary>
     [Fact(Timeout = TestTimeoutMs)]
     public async Task Plugin_metadata_without_a_name_and_with_an_unknown_one()

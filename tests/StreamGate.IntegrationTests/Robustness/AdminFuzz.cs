@@ -60,7 +60,8 @@ internal sealed class AdminFuzzer
         "{\"127.0.0.1:1\":\"1\"}", "{\"127.0.0.1:1\":-1}", "{\"127.0.0.1:1\":1.5}", "{\"\":1}", "[{\"host\":1}]", "[{\"host\":\"h\",\"port\":0,\"weight\":1}]",
         "{\"connect\":\"1\"}", "{\"connect\":0}", "{\"connect\":-1,\"send\":[],\"read\":{}}", "{\"active\":{}}", "{\"limit-conn\":[]}",
         "\"" + new string('l', 300) + "\"", "\"" + new string('m', 100_000) + "\"", Nest(20, "1"), Nest(40, "1"),
-        // Duplicate names and lone UTF-16 surrogates: JSON that parses but cannot be used or written back as it is.
+        // Duplicate names (the last one wins, as in APISIX) and lone UTF-16 surrogates (JSON that parses but cannot
+        // be written back as it is).
         "{\"a\":1,\"a\":2}", "{\"127.0.0.1:1\":1,\"127.0.0.1:1\":2}", "[{\"host\":\"h\",\"host\":\"h\"}]", "\"\\ud800\"", "\"x\\udc00y\"",
         "{\"k\":\"\\udfff\"}",
     ];
