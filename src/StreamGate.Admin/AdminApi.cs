@@ -320,9 +320,9 @@ internal sealed partial class AdminApi : IDisposable
         {
             return bodyError;
         }
-        if (Forbidden(body!) is { } forbidden)
+        if (ResourceParser.ForbiddenProperty(body!) is { } forbidden)
         {
-            return forbidden;
+            return AdminErrors.BadRequest(forbidden);
         }
         string id;
         var bodyId = body!["id"];
@@ -666,10 +666,9 @@ internal sealed partial class AdminApi : IDisposable
                 {
                     return error;
                 }
-                if (!ResourceParser.KnownPlugins.Contains(name))
+                if (ResourceParser.CheckPluginMetadataName(name) is { } nameError)
                 {
-                    // APISIX's words (plugin_metadata.lua check_conf).
-                    return AdminErrors.BadRequest("invalid plugin name");
+                    return AdminErrors.Invalid([nameError]);
                 }
                 body!["id"] = name;
                 var result = await _store.PutAsync(key, body.ToJsonString());
@@ -687,7 +686,7 @@ internal sealed partial class AdminApi : IDisposable
     {
         if (context.Request.Method is not ("GET" or "HEAD"))
         {
-            return AdminErrors.BadRequest("missing plugin name");
+            return AdminErrors.Invalid([ResourceParser.CheckPluginMetadataName(null)!]);
         }
         try
         {
@@ -760,18 +759,6 @@ internal sealed partial class AdminApi : IDisposable
             return (null, AdminErrors.BadRequest($"invalid request body: {e.Message}"));
         }
         return (node, null);
-    }
-
-    private static IResult? Forbidden(JsonObject body)
-    {
-        foreach (var name in (ReadOnlySpan<string>)["create_time", "update_time"])
-        {
-            if (body.ContainsKey(name))
-            {
-                return AdminErrors.BadRequest($"the property is forbidden:  {name}");
-            }
-        }
-        return null;
     }
 
     /// <summary>

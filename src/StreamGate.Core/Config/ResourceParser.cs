@@ -124,12 +124,15 @@ internal static partial class ResourceParser
     /// update_time, at the top, in its inline upstream or in plugins (services.t TEST 34, 35). Null when none is
     /// set; else APISIX's text, with its two spaces: <c>the property is forbidden:  upstream.create_time</c>.
     /// </summary>
+    /// <remarks>
+    /// "Set" is Lua's <c>if conf[v]</c>: any value but false, JSON null included (cjson's null is truthy).
+    /// </remarks>
     public static string? ForbiddenProperty(JsonObject body)
     {
         ReadOnlySpan<string> forbidden = ["create_time", "update_time"];
         foreach (var name in forbidden)
         {
-            if (body[name] is not null)
+            if (IsSet(body, name))
             {
                 return $"the property is forbidden:  {name}";
             }
@@ -140,7 +143,7 @@ internal static partial class ResourceParser
             {
                 foreach (var name in forbidden)
                 {
-                    if (obj[name] is not null)
+                    if (IsSet(obj, name))
                     {
                         return $"the property is forbidden:  {inner}.{name}";
                     }
@@ -149,6 +152,9 @@ internal static partial class ResourceParser
         }
         return null;
     }
+
+    private static bool IsSet(JsonObject obj, string name) =>
+        obj.TryGetPropertyValue(name, out var value) && value?.GetValueKind() != JsonValueKind.False;
 
     /// <summary>The fields every APISIX object has: id, name, desc, labels, and the times the admin API sets.</summary>
     private static (string? Id, string? Name, string? Desc, IReadOnlyDictionary<string, string>? Labels) ReadCommon(JsonObjectReader r)

@@ -72,6 +72,34 @@ public sealed class AdminApisixPortTests(AdminGatewayFixture fixture) : IClassFi
         Assert.Equal(HttpStatusCode.OK, (await Gateway.DeleteAsync("stream_routes/dup-desc")).Status);
     }
 
+    /// <summary>
+    /// t/admin/services.t TEST 34 and 35 (resource.lua check_forbidden_properties): create_time and update_time in
+    /// the inline upstream of a PUT or POST are refused, named with their path; so is one in plugins.
+    /// </summary>
+    [Fact(Timeout = TestTimeoutMs)]
+    public async Task Services_t_TEST_34_35_times_inside_the_inline_upstream_are_forbidden()
+    {
+        const string TimedUpstream = """{"nodes": {"127.0.0.1:8080": 1}, "type": "roundrobin", "create_time": 1602883670, "update_time": 1602893670}""";
+        (string Method, string Path, string Body, string Message)[] cases =
+        [
+            ("PUT", "services/forbidden-1", $$"""{"upstream": {{TimedUpstream}}}""", "the property is forbidden:  upstream.create_time"),
+            ("POST", "services", $$"""{"upstream": {{TimedUpstream}}}""", "the property is forbidden:  upstream.create_time"),
+            ("PUT", "stream_routes/forbidden-1", """{"upstream": {"nodes": {"127.0.0.1:8080": 1}, "update_time": 1602893670}}""", "the property is forbidden:  upstream.update_time"),
+            ("PUT", "services/forbidden-2", """{"plugins": {"update_time": 1}}""", "the property is forbidden:  plugins.update_time"),
+            // cjson's null is a value in Lua: still set, still forbidden.
+            ("PUT", "upstreams/forbidden-1", """{"nodes": {"127.0.0.1:8080": 1}, "create_time": null}""", "the property is forbidden:  create_time"),
+        ];
+        foreach (var (method, path, body, message) in cases)
+        {
+            var reply = method == "POST" ? await Gateway.PostAsync(path, body) : await Gateway.PutAsync(path, body);
+            Assert.True(reply.Status == HttpStatusCode.BadRequest, $"{method} {path}: {reply}");
+            Assert.Equal(message, reply.ErrorMessage);
+        }
+        Assert.Equal(HttpStatusCode.NotFound, (await Gateway.GetAsync("services/forbidden-1")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await Gateway.GetAsync("stream_routes/forbidden-1")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await Gateway.GetAsync("upstreams/forbidden-1")).Status);
+    }
+
     /// <summary>t/admin/plugin-metadata.t TEST 6: missing plugin name; TEST 7: invalid plugin name.</summary>
     [Fact(Timeout = TestTimeoutMs)]
     public async Task Plugin_metadata_without_a_name_and_with_an_unknown_one()
@@ -80,9 +108,12 @@ public sealed class AdminApisixPortTests(AdminGatewayFixture fixture) : IClassFi
         Assert.Equal(HttpStatusCode.BadRequest, missing.Status);
         Assert.Equal("""{"error_msg":"missing plugin name"}""", missing.Text);
 
+        // APISIX's error_msg exactly; which plugins there are is our hint beside it.
         var invalid = await Gateway.PutAsync("plugin_metadata/test", """{"k": "v"}""");
         Assert.Equal(HttpStatusCode.BadRequest, invalid.Status);
-        Assert.Equal("""{"error_msg":"invalid plugin name"}""", invalid.Text);
+        Assert.Equal("invalid plugin name", invalid.ErrorMessage);
+        Assert.Equal("this StreamGate version has no stream plugins yet", invalid.Hint);
+        Assert.Equal(HttpStatusCode.NotFound, (await Gateway.GetAsync("plugin_metadata/test")).Status);
 
         // The collection lists what is stored: nothing here.
         var list = await Gateway.GetAsync("plugin_metadata");

@@ -231,6 +231,10 @@ public class ApisixAdminCheckTests
     [InlineData("""{"plugins": {"update_time": 1}}""", "the property is forbidden:  plugins.update_time")]
     [InlineData("""{"upstream": {"nodes": {}}, "plugins": {}}""", null)]
     [InlineData("""{"upstream": 5}""", null)]
+    // Lua's truthiness: cjson's null is set, false is not.
+    [InlineData("""{"create_time": null}""", "the property is forbidden:  create_time")]
+    [InlineData("""{"upstream": {"update_time": null}}""", "the property is forbidden:  upstream.update_time")]
+    [InlineData("""{"create_time": false}""", null)]
     public void Forbidden_properties(string body, string? message)
     {
         Assert.Equal(message, ResourceParser.ForbiddenProperty(JsonNode.Parse(body)!.AsObject()));
