@@ -469,12 +469,12 @@ internal sealed partial class AdminApi : IDisposable
         if (kind.HoldsPrivateKey && !patch.Sets("key") && merged["key"] is { } storedKey)
         {
             // The stored key is ciphertext; a patch that does not replace it keeps it, decrypted for validation.
-            merged["key"] = _cipher.Decrypt(storedKey.GetValue<string>());
+            merged["key"] = Unseal(storedKey.GetValue<string>());
         }
         if (kind.HoldsPrivateKey && !patch.Sets("keys") && merged["keys"] is JsonArray storedKeys)
         {
             // The same for the keys of the extra certificates (certs/keys), which StoreAsync encrypts again.
-            TransformStrings(storedKeys, _cipher.Decrypt);
+            TransformStrings(storedKeys, Unseal);
         }
         if (patch.SubPath is null)
         {
@@ -526,11 +526,11 @@ internal sealed partial class AdminApi : IDisposable
             value["update_time"] = updateTime ?? JsonValue.Create(now);
             if (kind.HoldsPrivateKey && value["key"] is { } privateKey)
             {
-                value["key"] = _cipher.Encrypt(privateKey.GetValue<string>());
+                value["key"] = Seal(privateKey.GetValue<string>());
             }
             if (kind.HoldsPrivateKey && value["keys"] is JsonArray privateKeys)
             {
-                TransformStrings(privateKeys, _cipher.Encrypt);
+                TransformStrings(privateKeys, Seal);
             }
             json = value.ToJsonString();
             written = _store.PutAsync(key, json, expectedModRevision);
@@ -550,6 +550,15 @@ internal sealed partial class AdminApi : IDisposable
         var response = new JsonObject { ["key"] = key, ["value"] = PublicValue(kind, (JsonObject)JsonNode.Parse(json)!) };
         return Results.Json(response, statusCode: result.Previous is null ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
+
+    /// <summary>
+    /// A private key as stored: encrypted with the keyring, except a <c>$secret://</c> or <c>$ENV://</c> reference,
+    /// which APISIX stores as it is (it names where the key is, it is not the key).
+    /// </summary>
+    private string Seal(string key) => SslParser.IsSecretReference(key) ? key : _cipher.Encrypt(key);
+
+    /// <summary>A stored private key as sent: decrypted, or a reference as it is (base64 never holds a <c>$</c>).</summary>
+    private string? Unseal(string stored) => SslParser.IsSecretReference(stored) ? stored : _cipher.Decrypt(stored);
 
     private async Task<IResult?> CheckReferencesAsync(ResourceKind kind, JsonObject value)
     {

@@ -158,6 +158,37 @@ public sealed class AdminSslTests(AdminGatewayFixture fixture) : IClassFixture<A
         }
     }
 
+    // ssl.t TEST 22 and the secret tests (t/admin/ssl*.t): APISIX stores a key that is a $secret:// or $ENV://
+    // reference as it is, not encrypted (it names where the key is); a PATCH keeps it so.
+    [Fact(Timeout = TestTimeoutMs)]
+    public async Task Key_references_are_stored_as_they_are_not_encrypted()
+    {
+        var body = new JsonObject
+        {
+            ["snis"] = new JsonArray("ref.test"),
+            ["cert"] = "$ENV://SG_REF_TEST_CERT",
+            ["key"] = "$ENV://SG_REF_TEST_KEY",
+            ["certs"] = new JsonArray("$secret://vault/1/ref-test/cert"),
+            ["keys"] = new JsonArray("$secret://vault/1/ref-test/key"),
+        };
+        var created = await Gateway.PutAsync("ssls/ssl-ref", body.ToJsonString());
+        Assert.True(created.Status == HttpStatusCode.Created, created.ToString());
+        Assert.Null(created.Body!["value"]!["key"]);
+
+        var stored = StoredText();
+        Assert.Contains("$ENV://SG_REF_TEST_KEY", stored, StringComparison.Ordinal);
+        Assert.Contains("$secret://vault/1/ref-test/key", stored, StringComparison.Ordinal);
+        Assert.DoesNotContain(ApisixCiphertext("$ENV://SG_REF_TEST_KEY"), stored, StringComparison.Ordinal);
+        Assert.DoesNotContain(ApisixCiphertext("$secret://vault/1/ref-test/key"), stored, StringComparison.Ordinal);
+
+        // A PATCH that leaves the keys alone keeps the references as they are.
+        var patched = await Gateway.PatchAsync("ssls/ssl-ref", """{"labels": {"team": "edge"}}""");
+        Assert.True(patched.Status == HttpStatusCode.OK, patched.ToString());
+        stored = StoredText();
+        Assert.Contains("$ENV://SG_REF_TEST_KEY", stored, StringComparison.Ordinal);
+        Assert.Contains("$secret://vault/1/ref-test/key", stored, StringComparison.Ordinal);
+    }
+
     [Fact(Timeout = TestTimeoutMs)]
     public async Task A_key_that_is_not_the_certificates_is_400()
     {
