@@ -311,15 +311,7 @@ public sealed class TcpProxyTests
         Assert.Equal(0, failures);
 
         // Every proxied connection was closed on both sides: the gateway's descriptors return to the baseline.
-        var fds = int.MaxValue;
-        for (var i = 0; i < 100 && fds > baselineFds; i++)
-        {
-            fds = gateway.OpenSockets();
-            if (fds > baselineFds)
-            {
-                await Task.Delay(100);
-            }
-        }
+        var fds = await gateway.WaitForSocketsAtMostAsync(baselineFds, TimeSpan.FromSeconds(10));
         Assert.True(fds <= baselineFds, $"gateway holds {fds} sockets, {baselineFds} before the load");
     }
 

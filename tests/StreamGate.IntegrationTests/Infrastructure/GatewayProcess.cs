@@ -193,6 +193,22 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         return 0;
     }
 
+    /// <summary>
+    /// Waits (bounded) until the gateway holds at most <paramref name="count"/> sockets and returns how many it
+    /// holds: a client sees its end of a session a moment before the gateway closes the session's other socket.
+    /// </summary>
+    public async Task<int> WaitForSocketsAtMostAsync(int count, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var open = OpenSockets();
+        while (open > count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+            open = OpenSockets();
+        }
+        return open;
+    }
+
     /// <summary>Sockets the gateway holds open (listeners, connections), from /proc/PID/fd.</summary>
     public int OpenSockets()
     {

@@ -72,7 +72,7 @@ public sealed class DataPlaneFaultTests
         Assert.Equal("200 5", line);
         sessionClosed.TrySetResult();
         Assert.True(await upstreamSawReset.Task.WaitAsync(TimeSpan.FromSeconds(10)), "the upstream never saw the reset");
-        Assert.True(gateway.OpenSockets() <= baseline, "the session's sockets are still open");
+        Assert.True(await gateway.WaitForSocketsAtMostAsync(baseline, TimeSpan.FromSeconds(10)) <= baseline, "the session's sockets are still open");
     }
 
     [Fact(Timeout = TestTimeoutMs)]

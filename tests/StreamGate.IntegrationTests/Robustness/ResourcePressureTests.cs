@@ -110,7 +110,7 @@ public sealed partial class ResourcePressureTests
         }
         Assert.True(await EchoesAsync(port, "third"));
         Assert.Single(Regex.Matches(gateway.Output, "Cannot register a connection with epoll"));
-        Assert.True(gateway.OpenSockets() <= baseline, "a failed connection's socket was left open");
+        Assert.True(await gateway.WaitForSocketsAtMostAsync(baseline, TimeSpan.FromSeconds(10)) <= baseline, "a failed connection's socket was left open");
         Assert.False(gateway.HasExited);
     }
 
