@@ -61,7 +61,14 @@ internal sealed partial class GatewayHost : IAsyncDisposable
         if (_config.AccessLog.Enabled)
         {
             var path = _config.AccessLog.Path is "stdout" or "/dev/stdout" ? _config.AccessLog.Path : Path.Combine(_config.ConfigDirectory, _config.AccessLog.Path);
-            _accessLog = new AccessLogWriter(path, new AccessLogFormat(_config.AccessLog.Format), _logger);
+            try
+            {
+                _accessLog = new AccessLogWriter(path, new AccessLogFormat(_config.AccessLog.Format), _logger);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ConfigException("nginx_config.stream.access_log", $"cannot open the access log {path}: {e.Message}; choose a writable path or stdout");
+            }
         }
         // The admin and control APIs get their share of descriptors first, so the data plane's cap leaves it to them.
         var apiReserve = (_config.AdminEnabled ? AdminServer.DescriptorsPerServer : 0) + (_config.ControlEnabled ? AdminServer.DescriptorsPerServer : 0);

@@ -12,6 +12,9 @@ internal static partial class Program
 {
     private const string DefaultConfig = "conf/config.yaml";
 
+    // Raw signal number (PosixSignal has no name for it); 10 on Linux x86_64 and arm64.
+    private const int SigUsr1 = 10;
+
     private const string Usage = """
         Usage: streamgate <command> [--config <path>]
 
@@ -172,6 +175,8 @@ internal static partial class Program
         }
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        // SIGUSR1 reopens the access log (nginx's convention); without one it must not end the process either.
+        using var reopen = PosixSignalRegistration.Create((PosixSignal)SigUsr1, static context => context.Cancel = true);
         var ended = await Task.WhenAny(stop.Task, gateway.Failed).ConfigureAwait(false);
         if (ended != stop.Task)
         {

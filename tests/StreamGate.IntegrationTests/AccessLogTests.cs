@@ -112,4 +112,32 @@ public sealed class AccessLogTests
         }
         Assert.Equal(expected, content);
     }
+
+    [Fact(Timeout = TestTimeoutMs)]
+    public async Task Sigusr1_without_an_access_log_leaves_the_gateway_running()
+    {
+        await using var upstream = TestServer.Echo();
+        var port = Ports.GetFree();
+        await using var gateway = await GatewayProcess.StartAsync(Configs.Gateway(port), Configs.SingleRoute(Configs.Node(upstream.Node)));
+        gateway.Signal(SigUsr1);
+        // Its default action would have ended the process at once; the next connection proves it did not.
+        await ExchangeAsync(port, "still here");
+        Assert.False(gateway.HasExited);
+    }
+
+    [Fact(Timeout = TestTimeoutMs)]
+    public async Task An_access_log_that_cannot_be_opened_refuses_to_start_naming_the_key()
+    {
+        var port = Ports.GetFree();
+        var extra = """
+            nginx_config:
+              stream:
+                enable_access_log: true
+                access_log: /proc/streamgate-no-such-dir/access.log
+            """;
+        var (exit, output) = await GatewayProcess.RunToExitAsync(Configs.Gateway(port, extra), "stream_routes: []\n#END\n", "run");
+        Assert.Equal(1, exit);
+        Assert.Contains("nginx_config.stream.access_log: cannot open the access log /proc/streamgate-no-such-dir/access.log", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+    }
 }
