@@ -12,12 +12,6 @@ public sealed class HostNameTests
     private static string Nodes(TestServer server) =>
         Configs.SingleRoute(Configs.Node($"localhost:{server.Port}") + "\n" + Configs.Node($"nowhere.invalid:{server.Port}"));
 
-    private static async Task<string> FirstLineAsync(int port)
-    {
-        using var client = await GatewayProcess.ConnectAsync(IPAddress.Loopback, port);
-        return (await client.ReceiveTextAsync(2)).TrimEnd('\n');
-    }
-
     [Fact(Timeout = TestTimeoutMs)]
     public async Task A_host_name_node_is_served_and_one_that_does_not_resolve_is_skipped()
     {
@@ -28,7 +22,7 @@ public sealed class HostNameTests
         // Round robin sends every other connection to the unresolved node first; each fails over to localhost.
         for (var i = 0; i < 4; i++)
         {
-            Assert.Equal("A", await FirstLineAsync(port));
+            Assert.Equal("A", await GatewayProcess.FirstLineAsync(port));
         }
         const string Unresolved = "Upstream node host nowhere.invalid did not resolve";
         // Reported once for the build, not per connection.
@@ -37,7 +31,7 @@ public sealed class HostNameTests
         // A changed file is a new build: the names are looked up again, and reported again.
         gateway.ReplaceStandalone(Nodes(b));
         await gateway.WaitForOutputAsync("(version 2)", TimeSpan.FromSeconds(15));
-        Assert.Equal("B", await FirstLineAsync(port));
+        Assert.Equal("B", await GatewayProcess.FirstLineAsync(port));
         await gateway.WaitForOutputAsync(Unresolved, TimeSpan.FromSeconds(15), occurrences: 2);
     }
 }

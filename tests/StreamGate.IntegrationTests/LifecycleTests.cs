@@ -18,12 +18,6 @@ public sealed class LifecycleTests
         #END
         """;
 
-    private static async Task<string> FirstLineAsync(int port)
-    {
-        using var client = await GatewayProcess.ConnectAsync(IPAddress.Loopback, port);
-        return (await client.ReceiveTextAsync(2)).TrimEnd('\n');
-    }
-
     [Fact(Timeout = TestTimeoutMs)]
     public async Task Reload_applies_a_valid_file_and_keeps_the_last_good_one_otherwise()
     {
@@ -36,7 +30,7 @@ public sealed class LifecycleTests
 
         gateway.ReplaceStandalone(RouteTo(b));
         await gateway.WaitForOutputAsync("(version 2)", ReloadTimeout);
-        Assert.Equal("B", await FirstLineAsync(port));
+        Assert.Equal("B", await GatewayProcess.FirstLineAsync(port));
         // The connection opened before the reload keeps its route and upstream.
         await before.SendTextAsync("old");
         Assert.Equal("old", await before.ReceiveTextAsync(3));
@@ -44,18 +38,18 @@ public sealed class LifecycleTests
         gateway.ReplaceStandalone(RouteTo(a).Replace("id: 1", "id: 1\n    server_port: 70000", StringComparison.Ordinal));
         await gateway.WaitForOutputAsync("Rejected", ReloadTimeout);
         Assert.Contains("property \"server_port\" validation failed: expected 70000 to be at most 65535", gateway.Output, StringComparison.Ordinal);
-        Assert.Equal("B", await FirstLineAsync(port));
+        Assert.Equal("B", await GatewayProcess.FirstLineAsync(port));
 
         // A writer caught half-way: no #END yet.
         await File.WriteAllTextAsync(gateway.StandalonePath, RouteTo(a).Replace("#END", "", StringComparison.Ordinal));
         await gateway.WaitForOutputAsync("Rejected", ReloadTimeout, occurrences: 2);
         Assert.Contains("does not end with the line #END", gateway.Output, StringComparison.Ordinal);
-        Assert.Equal("B", await FirstLineAsync(port));
+        Assert.Equal("B", await GatewayProcess.FirstLineAsync(port));
 
         // Finishing the file applies it.
         await File.AppendAllTextAsync(gateway.StandalonePath, "#END\n");
         await gateway.WaitForOutputAsync("(version 3)", ReloadTimeout);
-        Assert.Equal("A", await FirstLineAsync(port));
+        Assert.Equal("A", await GatewayProcess.FirstLineAsync(port));
     }
 
     [Fact(Timeout = TestTimeoutMs)]

@@ -8,12 +8,6 @@ public sealed class RoutingTests
 {
     private const int TestTimeoutMs = 60_000;
 
-    private static async Task<string> FirstLineAsync(IPAddress address, int port, IPAddress? from = null)
-    {
-        using var client = await GatewayProcess.ConnectAsync(address, port, from);
-        return (await client.ReceiveTextAsync(2)).TrimEnd('\n');
-    }
-
     private static string Routes(string routesYaml, TestServer a, TestServer b) => $$"""
         stream_routes:
         {{routesYaml}}
@@ -50,10 +44,10 @@ public sealed class RoutingTests
             #END
             """;
         await using var gateway = await GatewayProcess.StartAsync(Configs.Gateway(port), routes);
-        Assert.Equal("A", await FirstLineAsync(IPAddress.Loopback, port, IPAddress.Parse("127.0.0.5")));
-        Assert.Equal("C", await FirstLineAsync(IPAddress.Loopback, port, IPAddress.Parse("127.0.0.70")));
-        Assert.Equal("B", await FirstLineAsync(IPAddress.Loopback, port, IPAddress.Parse("127.0.0.6")));
-        Assert.Equal("B", await FirstLineAsync(IPAddress.Loopback, port));
+        Assert.Equal("A", await GatewayProcess.FirstLineAsync(IPAddress.Loopback, port, IPAddress.Parse("127.0.0.5")));
+        Assert.Equal("C", await GatewayProcess.FirstLineAsync(IPAddress.Loopback, port, IPAddress.Parse("127.0.0.70")));
+        Assert.Equal("B", await GatewayProcess.FirstLineAsync(IPAddress.Loopback, port, IPAddress.Parse("127.0.0.6")));
+        Assert.Equal("B", await GatewayProcess.FirstLineAsync(IPAddress.Loopback, port));
     }
 
     [Theory(Timeout = TestTimeoutMs)]
@@ -74,8 +68,8 @@ public sealed class RoutingTests
         // A wildcard listener learns the address per connection (getsockname); a bound one knows it.
         string[] listens = wildcardListener ? [$"{port}"] : [$"127.0.0.1:{port}", $"{secondAddress}:{port}"];
         await using var gateway = await GatewayProcess.StartAsync(Configs.Gateway(listens), routes);
-        Assert.Equal("A", await FirstLineAsync(IPAddress.Parse(secondAddress), port));
-        Assert.Equal("B", await FirstLineAsync(IPAddress.Loopback, port));
+        Assert.Equal("A", await GatewayProcess.FirstLineAsync(IPAddress.Parse(secondAddress), port));
+        Assert.Equal("B", await GatewayProcess.FirstLineAsync(IPAddress.Loopback, port));
     }
 
     [Fact(Timeout = TestTimeoutMs)]
@@ -96,8 +90,8 @@ public sealed class RoutingTests
             """, a, b);
         await using var gateway = await GatewayProcess.StartAsync(
             Configs.Gateway([$"127.0.0.1:{portA}", $"127.0.0.1:{portB}", $"127.0.0.1:{portNone}"]), routes);
-        Assert.Equal("A", await FirstLineAsync(IPAddress.Loopback, portA));
-        Assert.Equal("B", await FirstLineAsync(IPAddress.Loopback, portB));
+        Assert.Equal("A", await GatewayProcess.FirstLineAsync(IPAddress.Loopback, portA));
+        Assert.Equal("B", await GatewayProcess.FirstLineAsync(IPAddress.Loopback, portB));
         using var unmatched = await GatewayProcess.ConnectAsync(IPAddress.Loopback, portNone);
         Assert.Empty(await unmatched.ReceiveToEndAsync());
     }
@@ -121,8 +115,8 @@ public sealed class RoutingTests
                 upstream_id: b
             """, a, b);
         await using var gateway = await GatewayProcess.StartAsync(Configs.Gateway(port), routes);
-        Assert.Equal("A", await FirstLineAsync(IPAddress.Loopback, port, IPAddress.Parse("127.0.0.9")));
-        Assert.Equal("B", await FirstLineAsync(IPAddress.Loopback, port, IPAddress.Parse("127.0.0.10")));
+        Assert.Equal("A", await GatewayProcess.FirstLineAsync(IPAddress.Loopback, port, IPAddress.Parse("127.0.0.9")));
+        Assert.Equal("B", await GatewayProcess.FirstLineAsync(IPAddress.Loopback, port, IPAddress.Parse("127.0.0.10")));
     }
 
     [Fact(Timeout = TestTimeoutMs)]
@@ -143,7 +137,7 @@ public sealed class RoutingTests
             #END
             """;
         await using var gateway = await GatewayProcess.StartAsync(Configs.Gateway(port), routes);
-        Assert.Equal("A", await FirstLineAsync(IPAddress.Loopback, port));
+        Assert.Equal("A", await GatewayProcess.FirstLineAsync(IPAddress.Loopback, port));
     }
 
     [Fact(Timeout = TestTimeoutMs)]
@@ -162,6 +156,6 @@ public sealed class RoutingTests
             #END
             """;
         await using var gateway = await GatewayProcess.StartAsync(Configs.Gateway(port), routes);
-        Assert.Equal("K", await FirstLineAsync(IPAddress.Loopback, port));
+        Assert.Equal("K", await GatewayProcess.FirstLineAsync(IPAddress.Loopback, port));
     }
 }

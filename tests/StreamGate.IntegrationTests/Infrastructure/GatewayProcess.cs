@@ -296,6 +296,18 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         return socket;
     }
 
+    /// <summary>
+    /// Connects and reads the one-letter name a <see cref="TestServer.Named"/> backend sends first: which
+    /// upstream the gateway chose for this connection.
+    /// </summary>
+    public static async Task<string> FirstLineAsync(IPAddress address, int port, IPAddress? from = null)
+    {
+        using var client = await ConnectAsync(address, port, from);
+        return (await client.ReceiveTextAsync(2)).TrimEnd('\n');
+    }
+
+    public static Task<string> FirstLineAsync(int port) => FirstLineAsync(IPAddress.Loopback, port);
+
     public async ValueTask DisposeAsync()
     {
         if (!Process.HasExited)

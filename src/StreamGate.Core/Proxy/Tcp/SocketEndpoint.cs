@@ -33,8 +33,6 @@ internal sealed unsafe class SocketEndpoint
     /// <summary>The bytes read from this socket on their way to the session's other socket.</summary>
     public Flow Outbound;
 
-    public bool IsOpen => Fd >= 0;
-
     public void Apply(uint events)
     {
         if ((events & (LibC.EPOLLIN | LibC.EPOLLRDHUP | LibC.EPOLLHUP | LibC.EPOLLERR)) != 0)

@@ -45,9 +45,6 @@ internal sealed partial class TcpSession
 
     private PrereadState? _preread;
 
-    /// <summary>The context hooks see (addresses, server name, route, upstream).</summary>
-    public PrereadContext PrereadContext => (_preread ??= new()).Context;
-
     private void BeginPreread(PrereadStage stage, IPrereadHook[] hooks)
     {
         var p = _preread ??= new();
