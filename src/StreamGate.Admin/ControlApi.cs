@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Prometheus;
 using StreamGate.Runtime;
 
 namespace StreamGate.Admin;
@@ -48,6 +49,12 @@ internal static class ControlApi
                 };
             }
             return Results.Json(answer);
+        });
+        // Prometheus text exposition of the configuration metrics (ours; APISIX has no equivalent on its control port).
+        app.MapGet("/v1/metrics", async (HttpContext context) =>
+        {
+            context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await snapshots.Metrics.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
         });
         app.MapGet("/v1/stream_routes", () => Results.Json(snapshots.Current.Source.Routes, Json));
         app.MapGet("/v1/stream_routes/{id}", (string id) =>

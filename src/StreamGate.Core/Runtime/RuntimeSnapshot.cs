@@ -50,6 +50,9 @@ internal sealed class SnapshotHolder
 
     public RuntimeSnapshot Current => Volatile.Read(ref _current);
 
+    /// <summary>What was applied and refused, as Prometheus metrics (served by the control API's /v1/metrics).</summary>
+    public ConfigMetrics Metrics { get; } = new();
+
     /// <summary>The last configuration refused since <see cref="Current"/> was applied; null when the newest one is served.</summary>
     public ConfigRejection? Rejection => Volatile.Read(ref _rejection);
 
@@ -62,11 +65,16 @@ internal sealed class SnapshotHolder
     {
         Volatile.Write(ref _current, snapshot);
         Volatile.Write(ref _rejection, null);
+        Metrics.Applied(snapshot);
         Applied?.Invoke(snapshot);
     }
 
     /// <summary>Records that a newer configuration was refused; <see cref="Current"/> keeps serving.</summary>
-    public void Reject(long? version, string reason) => Volatile.Write(ref _rejection, new ConfigRejection(DateTimeOffset.UtcNow, version, reason));
+    public void Reject(long? version, string reason)
+    {
+        Volatile.Write(ref _rejection, new ConfigRejection(DateTimeOffset.UtcNow, version, reason));
+        Metrics.Rejected();
+    }
 
     public void CountSourceRead() => Interlocked.Increment(ref _sourceReads);
 }

@@ -66,6 +66,11 @@ public sealed class ConfigFaultTests
             var skipped = Assert.Single(control["skipped"]!.AsArray())!;
             Assert.Equal("/apisix/upstreams/bad", skipped["key"]!.GetValue<string>());
             Assert.Contains("An item with the same key has already been added", skipped["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+            // ... and counted in the metrics, by resource type.
+            var metrics = await ControlHttp.MetricsAsync(folder.ControlPort);
+            Assert.Contains("streamgate_config_skipped_objects{resource=\"upstreams\"} 1", metrics);
+            Assert.Contains("streamgate_config_skipped_objects{resource=\"stream_routes\"} 0", metrics);
+            Assert.Contains("streamgate_config_revision 2", metrics);
 
             // Every acknowledged write still goes live: a new route, and the old one's delete.
             var put = await admin.PutAsync("/apisix/admin/stream_routes/r2", InlineRoute("r2", second));
@@ -169,6 +174,10 @@ public sealed class ConfigFaultTests
         Assert.Equal("B", await Through.FirstLineAsync(proxyPort));
         var last = await ControlHttp.ConfigAsync(controlPort);
         Assert.Null(last["rejected"]);
+        // Each refused file counted once (four), and the good one's version served.
+        var metrics = await ControlHttp.MetricsAsync(controlPort);
+        Assert.Contains($"streamgate_config_rejected_total {rejected}", metrics);
+        Assert.Contains("streamgate_config_revision 2", metrics);
         Assert.False(gateway.HasExited);
     }
 

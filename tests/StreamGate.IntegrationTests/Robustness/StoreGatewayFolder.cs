@@ -184,6 +184,16 @@ internal static class ControlHttp
         var text = await client.GetStringAsync(new Uri($"http://127.0.0.1:{controlPort.ToString(CultureInfo.InvariantCulture)}/v1/config"));
         return JsonNode.Parse(text)!.AsObject();
     }
+
+    /// <summary>The control API's Prometheus text (GET /v1/metrics), one sample line per entry: "name{labels} value".</summary>
+    public static async Task<string[]> MetricsAsync(int controlPort)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var response = await client.GetAsync(new Uri($"http://127.0.0.1:{controlPort.ToString(CultureInfo.InvariantCulture)}/v1/metrics"));
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        var text = await response.Content.ReadAsStringAsync();
+        return [.. text.Split('\n').Where(l => l.Length > 0 && l[0] != '#')];
+    }
 }
 
 /// <summary>Reads the marker a <see cref="TestServer.Named"/> backend sends first, through the gateway; null if the gateway closes instead.</summary>
