@@ -27,6 +27,9 @@ internal sealed unsafe class SocketEndpoint
     /// <summary>epoll reported EPOLLERR: SO_ERROR says what happened.</summary>
     public bool ErrorSeen;
 
+    /// <summary>Where TCP_NODELAY stands; an upstream socket sets it only once it sends a second time.</summary>
+    public NoDelay NoDelay;
+
     /// <summary>Null for a plain socket (recv/send straight to the kernel); TLS sets one.</summary>
     public ITransport? Transport;
 
@@ -74,6 +77,10 @@ internal sealed unsafe class SocketEndpoint
 
     public nint Send(byte* buffer, int length, out int errno)
     {
+        if (NoDelay != NoDelay.Set)
+        {
+            PrepareNoDelay();
+        }
         if (Transport is { } transport)
         {
             return transport.Send(Fd, buffer, length, out errno);
@@ -81,6 +88,23 @@ internal sealed unsafe class SocketEndpoint
         var sent = LibC.Send(Fd, buffer, length, LibC.MSG_NOSIGNAL);
         errno = sent < 0 ? LibC.Errno : 0;
         return sent;
+    }
+
+    /// <summary>
+    /// Nagle's algorithm holds a small segment back only while earlier data is unacknowledged, so a socket's
+    /// first send leaves at once without TCP_NODELAY; setting the option just before the second send keeps
+    /// every later one immediate too. A connection that sends once (one request, then FIN) saves the syscall.
+    /// A transport writes its own records (a TLS handshake before any Send), so it gets the option at once.
+    /// </summary>
+    private void PrepareNoDelay()
+    {
+        if (NoDelay == NoDelay.BeforeFirstSend && Transport is null)
+        {
+            NoDelay = NoDelay.BeforeNextSend;
+            return;
+        }
+        _ = LibC.SetIntOption(Fd, LibC.IPPROTO_TCP, LibC.TCP_NODELAY, 1);
+        NoDelay = NoDelay.Set;
     }
 
     /// <summary>Closes the socket; with <paramref name="reset"/> the peer gets RST instead of FIN.</summary>
@@ -111,6 +135,7 @@ internal sealed unsafe class SocketEndpoint
         HangupSeen = false;
         ErrorSeen = false;
         Transport = null;
+        NoDelay = NoDelay.Set;
     }
 
     /// <summary>Ready for the next session: no socket, an empty flow.</summary>
@@ -119,4 +144,12 @@ internal sealed unsafe class SocketEndpoint
         ClearSocket();
         Outbound = default;
     }
+}
+
+/// <summary>TCP_NODELAY on one socket: inherited from the listener (client side) or deferred (upstream side).</summary>
+internal enum NoDelay : byte
+{
+    Set,
+    BeforeFirstSend,
+    BeforeNextSend,
 }

@@ -43,7 +43,6 @@ internal sealed unsafe partial class TcpSession
                     Close(502, reset: false);
                     return;
                 }
-                _ = LibC.SetIntOption(fd, LibC.IPPROTO_TCP, LibC.TCP_NODELAY, 1);
                 int result;
                 fixed (byte* address = node.SocketAddress)
                 {
@@ -62,6 +61,7 @@ internal sealed unsafe partial class TcpSession
                     }
                     UpstreamSocket.Fd = fd;
                     UpstreamSocket.Generation = generation;
+                    UpstreamSocket.NoDelay = NoDelay.BeforeFirstSend;
                     SetStateDeadline(_worker.Now + upstream.ConnectTimeoutMs);
                     return;
                 }
