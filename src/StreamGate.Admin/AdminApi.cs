@@ -71,9 +71,9 @@ internal sealed partial class AdminApi : IDisposable
     {
         // GET and HEAD alike, everywhere (beyond: see ResourceCoreAsync).
         string[] read = ["GET", "HEAD"];
-        app.MapMethods(Root + "/plugins/list", read, (HttpContext context) => Results.Json(new JsonArray([.. ResourceParser.KnownPlugins.Order().Select(p => (JsonNode)p)])));
-        app.MapMethods(Root + "/plugins/{name}", read, (string name) => ResourceParser.KnownPlugins.Contains(name)
-            ? Results.Json(new JsonObject { ["type"] = "object" })
+        app.MapMethods(Root + "/plugins/list", read, (HttpContext context) => Results.Json(new JsonArray([.. AdminSchemas.PluginNames.Select(p => (JsonNode)p)])));
+        app.MapMethods(Root + "/plugins/{name}", read, (string name) => AdminSchemas.Plugin(name) is { } schema
+            ? Results.Text(schema, "application/json")
             : AdminErrors.Error(StatusCodes.Status404NotFound, $"plugin not found in subsystem stream: {name}"));
         app.MapMethods(Root + "/schema/{name}", read, (string name) => AdminSchemas.Get(name) is { } schema
             ? Results.Text(schema, "application/json")

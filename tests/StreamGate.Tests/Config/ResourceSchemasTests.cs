@@ -108,3 +108,24 @@ public class ResourceSchemasTests
         Assert.Null(ResourceSchemas.Get("route"));
     }
 }
+
+/// <summary>The served schema is the validating one: the same object, so they cannot drift apart.</summary>
+public class ServedSchemaIsTheValidatedSchemaTests
+{
+    [Fact]
+    public void Each_served_schema_is_the_definition_validation_runs_against()
+    {
+        Assert.Same(StreamRouteDefinition.Schema, ResourceSchemas.Get("stream_route"));
+        Assert.Same(UpstreamDefinition.Schema, ResourceSchemas.Get("upstream"));
+        Assert.Same(ServiceDefinition.Schema, ResourceSchemas.Get("service"));
+        Assert.Same(SslDefinition.Schema, ResourceSchemas.Get("ssl"));
+    }
+
+    [Fact]
+    public void An_inline_upstream_is_the_upstream_definition()
+    {
+        var inline = StreamRouteDefinition.Schema["properties"]!["upstream"]!;
+        Assert.True(JsonNode.DeepEquals(UpstreamDefinition.Schema, inline));
+        Assert.True(JsonNode.DeepEquals(UpstreamDefinition.Schema, ServiceDefinition.Schema["properties"]!["upstream"]));
+    }
+}
