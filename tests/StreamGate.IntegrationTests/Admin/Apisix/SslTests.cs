@@ -203,4 +203,16 @@ public sealed class SslTests(AdminGatewayFixture fixture) : IClassFixture<AdminG
         Assert.NotEmpty(list.Body!["list"]!.AsArray());
         Assert.All(list.Body["list"]!.AsArray(), i => Assert.False(i!["value"]!.AsObject().ContainsKey("key") || i["value"]!.AsObject().ContainsKey("keys"), i.ToJsonString()));
     }
+
+    /// <summary>ssl.t TEST 12 (a second cert and key in certs/keys), TEST 13 (certs without their keys), TEST 20 (type client needs no sni).</summary>
+    [Fact(Timeout = TestTimeoutMs)]
+    public async Task Ssl_t_TEST_12_13_20_multiple_certs_and_client_type()
+    {
+        var second = AdminSslTests.SelfSigned("test.com");
+        await Gateway.PassesAsync(Put, "ssls/s12m", Ssl(b => { b["certs"] = new JsonArray(second.Cert); b["keys"] = new JsonArray(second.Key); }),
+            """{"value": {"sni": "test.com"}, "key": "/apisix/ssls/s12m"}""");
+        await Gateway.FailsAsync(Put, "ssls/s13m", new JsonObject { ["sni"] = "test.com", ["certs"] = new JsonArray(second.Cert), ["keys"] = new JsonArray() }.ToJsonString(),
+            HttpStatusCode.BadRequest, "invalid configuration: then clause did not match");
+        await Gateway.PassesAsync(Put, "ssls/s20", Ssl(b => b["type"] = "client", sni: null));
+    }
 }
