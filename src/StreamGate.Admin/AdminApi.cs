@@ -217,21 +217,12 @@ internal sealed partial class AdminApi : IDisposable
     private async Task<IResult> ListAsync(HttpContext context, ResourceKind kind)
     {
         var query = context.Request.Query;
-        var page = 0;
-        var pageSize = 0;
-        if (query.ContainsKey("page") || query.ContainsKey("page_size"))
+        var list = AdminListQuery.Read(query, out var queryError);
+        if (list is null)
         {
-            if (!int.TryParse(query["page"].FirstOrDefault() ?? "1", NumberStyles.None, CultureInfo.InvariantCulture, out page) || page < 1)
-            {
-                return AdminErrors.BadRequest("invalid page: expected an integer of at least 1");
-            }
-            if (!int.TryParse(query["page_size"].FirstOrDefault() ?? "10", NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize is < 10 or > 500)
-            {
-                return AdminErrors.BadRequest("invalid page_size: expected an integer from 10 to 500");
-            }
+            // APISIX answers this one in plain text (core.response.exit with a string): t/admin/filter.t TEST 1.
+            return Results.Text(queryError, "text/plain", statusCode: StatusCodes.Status400BadRequest);
         }
-        var name = query["name"].FirstOrDefault();
-        var label = query["label"].FirstOrDefault();
         var filter = ReferenceFilter(kind, query["filter"].FirstOrDefault());
         var range = await _store.RangeAsync($"{_prefix}/{kind.Name}/");
         var items = new List<JsonObject>();
@@ -244,18 +235,13 @@ internal sealed partial class AdminApi : IDisposable
                 (skipped ??= []).Add(new JsonObject { ["key"] = stored.Key, ["error_msg"] = $"the stored value is damaged ({damage})" });
                 continue;
             }
-            if (Matches(value!, name, label) && MatchesAll(value!, filter))
+            if (list.Matches(value!) && MatchesAll(value!, filter))
             {
                 items.Add(Envelope(kind, stored, value!));
             }
         }
         var total = items.Count;
-        IEnumerable<JsonObject> shown = items;
-        if (page > 0)
-        {
-            var skip = (long)(page - 1) * pageSize;
-            shown = skip >= items.Count ? [] : items.Skip((int)skip).Take(pageSize);
-        }
+        var shown = list.Select(items, i => i["createdIndex"]!.GetValue<long>(), i => i["key"]!.GetValue<string>());
         var answer = new JsonObject { ["list"] = new JsonArray([.. shown]), ["total"] = total };
         if (skipped is not null)
         {
@@ -288,30 +274,6 @@ internal sealed partial class AdminApi : IDisposable
 
     private static bool MatchesAll(JsonObject value, List<(string Field, string Value)> conditions) =>
         conditions.TrueForAll(c => value[c.Field] is { } actual && IdText(actual) == c.Value);
-
-    /// <summary>APISIX's list filters: name (substring) and label (key, or key:value).</summary>
-    private static bool Matches(JsonObject value, string? name, string? label)
-    {
-        if (!string.IsNullOrEmpty(name) && !(value["name"]?.GetValueKind() == JsonValueKind.String && value["name"]!.GetValue<string>().Contains(name, StringComparison.Ordinal)))
-        {
-            return false;
-        }
-        if (!string.IsNullOrEmpty(label))
-        {
-            var colon = label.IndexOf(':', StringComparison.Ordinal);
-            var labelKey = colon < 0 ? label : label[..colon];
-            var labels = value["labels"] as JsonObject;
-            if (labels is null || !labels.ContainsKey(labelKey))
-            {
-                return false;
-            }
-            if (colon >= 0 && labels[labelKey]?.ToString() != label[(colon + 1)..])
-            {
-                return false;
-            }
-        }
-        return true;
-    }
 
     private async Task<IResult> WriteAsync(HttpContext context, ResourceKind kind, string? urlId, bool post)
     {
@@ -601,8 +563,14 @@ internal sealed partial class AdminApi : IDisposable
             _writeLock.Release();
         }
         var result = await deleted;
-        return result.Succeeded ? Results.Json(new JsonObject { ["deleted"] = id, ["key"] = key }) : AdminErrors.KeyNotFound();
+        return result.Succeeded ? Deleted(key) : AdminErrors.KeyNotFound();
     }
+
+    /// <summary>
+    /// APISIX 3's answer to a DELETE: etcd's count of deleted keys, as etcd's JSON gateway writes an int64 (the
+    /// string "1"), and the key (t/admin/stream-routes.t TEST 8, upstream2.t, services2.t, ssl2.t, plugin-metadata.t).
+    /// </summary>
+    private static IResult Deleted(string key) => Results.Json(new JsonObject { ["deleted"] = "1", ["key"] = key });
 
     /// <summary>The first object that references this one ("stream_route [1]"), or null. beyond: APISIX checks only services.</summary>
     private async Task<string?> FindUserAsync(ResourceKind kind, string id)
@@ -684,7 +652,7 @@ internal sealed partial class AdminApi : IDisposable
                 return Results.Json(new JsonObject { ["key"] = key, ["value"] = body.DeepClone() }, statusCode: result.Previous is null ? 201 : 200);
             case "DELETE":
                 var deleted = await _store.DeleteAsync(key);
-                return deleted.Succeeded ? Results.Json(new JsonObject { ["deleted"] = name, ["key"] = key }) : AdminErrors.KeyNotFound();
+                return deleted.Succeeded ? Deleted(key) : AdminErrors.KeyNotFound();
             default:
                 return AdminErrors.Error(StatusCodes.Status405MethodNotAllowed, $"method {context.Request.Method} is not supported");
         }
@@ -697,18 +665,25 @@ internal sealed partial class AdminApi : IDisposable
         {
             return AdminErrors.Invalid([ResourceParser.CheckPluginMetadataName(null)!]);
         }
+        var query = AdminListQuery.Read(context.Request.Query, out var queryError);
+        if (query is null)
+        {
+            return Results.Text(queryError, "text/plain", statusCode: StatusCodes.Status400BadRequest);
+        }
         try
         {
+            // The same filters and paging as every list (v3_adapter.filter runs on all of them).
             var range = await _store.RangeAsync($"{_prefix}/plugin_metadata/");
-            var list = new JsonArray();
-            foreach (var stored in range.Items.OrderBy(i => i.CreateRevision))
+            var items = new List<JsonObject>();
+            foreach (var stored in range.Items)
             {
-                if (Parse(stored, out var value, out _))
+                if (Parse(stored, out var value, out _) && query.Matches(value!))
                 {
-                    list.Add(new JsonObject { ["key"] = stored.Key, ["value"] = value, ["createdIndex"] = stored.CreateRevision, ["modifiedIndex"] = stored.ModRevision });
+                    items.Add(new JsonObject { ["key"] = stored.Key, ["value"] = value, ["createdIndex"] = stored.CreateRevision, ["modifiedIndex"] = stored.ModRevision });
                 }
             }
-            return Results.Json(new JsonObject { ["list"] = list, ["total"] = list.Count });
+            var shown = query.Select(items, i => i["createdIndex"]!.GetValue<long>(), i => i["key"]!.GetValue<string>());
+            return Results.Json(new JsonObject { ["list"] = new JsonArray([.. shown]), ["total"] = items.Count });
         }
         catch (StoreUnavailableException e)
         {

@@ -5,14 +5,15 @@ namespace StreamGate.Stores;
 
 /// <summary>
 /// Imports a standalone-format file (apisix.yaml) into an empty store: upstreams, then services, then routes,
-/// in file order, each with create_time/update_time as the admin API writes them. The file is validated whole
-/// first; an invalid file imports nothing.
+/// in file order, each with create_time/update_time as the admin API writes them. The file is read as the
+/// standalone reader reads apisix.yaml (<see cref="ReadSeedText"/>) and validated whole first; an invalid file
+/// imports nothing.
 /// </summary>
 internal static class StoreSeeder
 {
     public static async Task<int> SeedAsync(IConfigStore store, string prefix, string path, TimeProvider time)
     {
-        var text = await File.ReadAllTextAsync(path).ConfigureAwait(false);
+        var text = ReadSeedText(path);
         StandaloneFile.Parse(text);
         if (YamlDocument.Parse(text, StandaloneFile.FileName) is not JsonObject top)
         {
@@ -39,4 +40,27 @@ internal static class StoreSeeder
         }
         return written;
     }
+
+    /// <summary>
+    /// The seed file's text with the standalone reader's caps: at most <see cref="StandaloneFile.MaxBytes"/> (not read
+    /// past it), strict UTF-8; YAML nesting and alias caps follow in <see cref="YamlDocument.Parse"/>. Every failure is
+    /// a <see cref="ConfigException"/> naming deployment.sqlite.seed and the file.
+    /// </summary>
+    internal static string ReadSeedText(string path)
+    {
+        try
+        {
+            return StandaloneFile.Decode(StandaloneFile.ReadBytes(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException(SeedKey, $"cannot read {path}: {e.Message}");
+        }
+        catch (ConfigException e)
+        {
+            throw new ConfigException(SeedKey, $"{path}: {e.Errors[0].Message}");
+        }
+    }
+
+    private const string SeedKey = "deployment.sqlite.seed";
 }
