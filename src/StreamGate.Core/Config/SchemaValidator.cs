@@ -29,7 +29,8 @@ namespace StreamGate.Config;
 /// <para>
 /// Two annotations of ours, served with the schemas (JSON Schema ignores keywords it does not know, as APISIX's
 /// own schemas carry <c>encrypt_fields</c>): <c>"x-report": "own"</c> on an anyOf, then or else branch answers a
-/// failure of the branch in its own words (which node of 50 lacks a port) instead of the applicator's one message;
+/// failure of the branch in its own words (a PEM field's length) instead of the applicator's one message, which
+/// otherwise stays APISIX's and carries the inner failure, with its path, as the hint;
 /// <c>"x-message"</c> on a pattern property's schema answers its failure with that text at the property's own path.
 /// </para>
 /// </remarks>
@@ -366,9 +367,30 @@ internal static class SchemaValidator
         }
         else
         {
-            failures.Add(new Failure(path, "object matches none of the required", false, Hint(schema, inner.Count > 0 ? inner[0].Text : null)));
+            failures.Add(new Failure(path, "object matches none of the required", false, Hint(schema, inner.Count > 0 ? Detail(path, inner[0]) : null)));
         }
         return false;
+    }
+
+    /// <summary>
+    /// An inner failure for the hint, named from the applicator's own property down when it lies deeper
+    /// (<c>nodes[1].port: property "port" is required</c>), so the one APISIX message still says where.
+    /// </summary>
+    private static string Detail(string path, Failure inner)
+    {
+        if (inner.Path.Length <= path.Length || !inner.Path.StartsWith(path, StringComparison.Ordinal))
+        {
+            return inner.Text;
+        }
+        var name = path[(path.LastIndexOf('.') + 1)..];
+        var text = inner.Text;
+        // The path names the property already: "nodes[0].port: expected 0 to be at least 1".
+        var leaf = $"property \"{inner.Path[(inner.Path.LastIndexOf('.') + 1)..]}\" validation failed: ";
+        if (text.StartsWith(leaf, StringComparison.Ordinal))
+        {
+            text = text[leaf.Length..];
+        }
+        return $"{name}{inner.Path[path.Length..]}: {text}";
     }
 
     private static bool Branch(JsonObject branch, JsonNode? value, string path, List<Failure> failures, bool luaTypes, string message)

@@ -223,7 +223,6 @@ public class ResourceParserTests
 
     [Theory]
     [InlineData("\"type\": \"roundrobin\"", "upstreams[0].nodes", "property \"nodes\" is required")]
-    [InlineData("\"nodes\": \"127.0.0.1:80\"", "upstreams[0].nodes", "property \"nodes\" validation failed: wrong type: expected object or array, got string")]
     [InlineData("\"nodes\": {\"::1:80\": 1}", "upstreams[0].nodes[\"::1:80\"]", "invalid node address \"::1:80\"; write host:port, with IPv6 in brackets ([::1]:6379)")]
     [InlineData("\"nodes\": {\"127.0.0.1\": 1}", "upstreams[0].nodes[\"127.0.0.1\"]", "invalid node address \"127.0.0.1\"")]
     [InlineData("\"nodes\": {\"127.0.0.1:0\": 1}", "upstreams[0].nodes[\"127.0.0.1:0\"]", "invalid node address")]
@@ -233,21 +232,6 @@ public class ResourceParserTests
     [InlineData("\"nodes\": {\"[::1]:\": 1}", "upstreams[0].nodes[\"[::1]:\"]", "invalid node address")]
     [InlineData("\"nodes\": {\":80\": 1}", "upstreams[0].nodes[\":80\"]", "invalid node address")]
     [InlineData("\"nodes\": {\"bad host:80\": 1}", "upstreams[0].nodes[\"bad host:80\"]", "invalid node address")]
-    [InlineData("\"nodes\": {\"127.0.0.1:80\": -1}", "upstreams[0].nodes[\"127.0.0.1:80\"]", "the weight must be an integer of at least 0")]
-    [InlineData("\"nodes\": {\"127.0.0.1:80\": \"1\"}", "upstreams[0].nodes[\"127.0.0.1:80\"]", "the weight must be an integer of at least 0")]
-    [InlineData("\"nodes\": {\"127.0.0.1:80\": 1.5}", "upstreams[0].nodes[\"127.0.0.1:80\"]", "the weight must be an integer of at least 0")]
-    [InlineData("\"nodes\": {\"127.0.0.1:80\": null}", "upstreams[0].nodes[\"127.0.0.1:80\"]", "the weight must be an integer of at least 0")]
-    [InlineData("\"nodes\": {\"127.0.0.1:80\": 4294967296}", "upstreams[0].nodes[\"127.0.0.1:80\"]", "the weight must be an integer of at least 0")]
-    [InlineData("\"nodes\": [{\"port\": 80, \"weight\": 1}]", "upstreams[0].nodes[0].host", "property \"host\" is required")]
-    [InlineData("\"nodes\": [{\"host\": \"a\", \"weight\": 1}]", "upstreams[0].nodes[0].port", "property \"port\" is required")]
-    [InlineData("\"nodes\": [{\"host\": \"a\", \"port\": 80}]", "upstreams[0].nodes[0].weight", "property \"weight\" is required")]
-    [InlineData("\"nodes\": [{\"host\": \"a\", \"port\": 0, \"weight\": 1}]", "upstreams[0].nodes[0].port", "property \"port\" validation failed: expected 0 to be at least 1")]
-    [InlineData("\"nodes\": [{\"host\": \"a\", \"port\": 80, \"weight\": -1}]", "upstreams[0].nodes[0].weight", "property \"weight\" validation failed: expected -1 to be at least 0")]
-    [InlineData("\"nodes\": [{\"host\": \"a b\", \"port\": 80, \"weight\": 1}]", "upstreams[0].nodes[0].host", "failed to match pattern")]
-    [InlineData("\"nodes\": [{\"host\": \"a\", \"port\": 80, \"weight\": 1, \"priority\": \"high\"}]", "upstreams[0].nodes[0].priority", "wrong type: expected integer, got string")]
-    [InlineData("\"nodes\": [{\"host\": \"a\", \"port\": 80, \"weight\": 1, \"zone\": 1}]", "upstreams[0].nodes[0].zone", "additional properties forbidden, found zone")]
-    [InlineData("\"nodes\": [5]", "upstreams[0].nodes[0]", "wrong type: expected object, got number")]
-    [InlineData("\"nodes\": [{\"host\": \"a\", \"port\": 1, \"weight\": 1}, {\"host\": \"b\", \"weight\": 1}]", "upstreams[0].nodes[1].port", "property \"port\" is required")]
     [InlineData(Nodes + ", \"type\": \"chash\"", "upstreams[0].type", "balancer \"chash\" is not available")]
     [InlineData(Nodes + ", \"type\": \"least_conn\"", "upstreams[0].type", "balancer \"least_conn\" is not available")]
     [InlineData(Nodes + ", \"type\": \"ewma\"", "upstreams[0].type", "balancer \"ewma\" is not available")]
@@ -273,6 +257,36 @@ public class ResourceParserTests
     {
         var errors = UpstreamErrors("{" + fields + "}");
         ConfigAssert.Single(errors, path, message);
+        Assert.Single(errors);
+    }
+
+    /// <summary>
+    /// A node that fails either form of nodes answers APISIX's one anyOf message (upstream.t TEST 14, 15;
+    /// upstream-array-nodes.t TEST 10 to 13); the hint names the node and what is wrong with it.
+    /// </summary>
+    [Theory]
+    [InlineData("\"nodes\": \"127.0.0.1:80\"", "", "wrong type: expected object or array, got string")]
+    [InlineData("\"nodes\": {\"127.0.0.1:80\": -1}", "nodes[\"127.0.0.1:80\"]: ", "the weight must be an integer of at least 0")]
+    [InlineData("\"nodes\": {\"127.0.0.1:80\": \"1\"}", "nodes[\"127.0.0.1:80\"]: ", "the weight must be an integer of at least 0")]
+    [InlineData("\"nodes\": {\"127.0.0.1:80\": 1.5}", "nodes[\"127.0.0.1:80\"]: ", "the weight must be an integer of at least 0")]
+    [InlineData("\"nodes\": {\"127.0.0.1:80\": null}", "nodes[\"127.0.0.1:80\"]: ", "the weight must be an integer of at least 0")]
+    [InlineData("\"nodes\": {\"127.0.0.1:80\": 4294967296}", "nodes[\"127.0.0.1:80\"]: ", "the weight must be an integer of at least 0")]
+    [InlineData("\"nodes\": [{\"port\": 80, \"weight\": 1}]", "nodes[0].host: ", "property \"host\" is required")]
+    [InlineData("\"nodes\": [{\"host\": \"a\", \"weight\": 1}]", "nodes[0].port: ", "property \"port\" is required")]
+    [InlineData("\"nodes\": [{\"host\": \"a\", \"port\": 80}]", "nodes[0].weight: ", "property \"weight\" is required")]
+    [InlineData("\"nodes\": [{\"host\": \"a\", \"port\": 0, \"weight\": 1}]", "nodes[0].port: ", "expected 0 to be at least 1")]
+    [InlineData("\"nodes\": [{\"host\": \"a\", \"port\": 80, \"weight\": -1}]", "nodes[0].weight: ", "expected -1 to be at least 0")]
+    [InlineData("\"nodes\": [{\"host\": \"a b\", \"port\": 80, \"weight\": 1}]", "nodes[0].host: ", "failed to match pattern")]
+    [InlineData("\"nodes\": [{\"host\": \"a\", \"port\": 80, \"weight\": 1, \"priority\": \"high\"}]", "nodes[0].priority: ", "wrong type: expected integer, got string")]
+    [InlineData("\"nodes\": [{\"host\": \"a\", \"port\": 80, \"weight\": 1, \"zone\": 1}]", "nodes[0].zone: ", "additional properties forbidden, found zone")]
+    [InlineData("\"nodes\": [5]", "nodes[0]: ", "failed to validate item 1: wrong type: expected object, got number")]
+    [InlineData("\"nodes\": [{\"host\": \"a\", \"port\": 1, \"weight\": 1}, {\"host\": \"b\", \"weight\": 1}]", "nodes[1].port: ", "property \"port\" is required")]
+    public void InvalidNodesAnswerTheAnyOfWithTheNodeInTheHint(string fields, string where, string message)
+    {
+        var errors = UpstreamErrors("{" + fields + "}");
+        var error = ConfigAssert.Single(errors, "upstreams[0].nodes", "object matches none of the required");
+        Assert.EndsWith("object matches none of the required", error.Message, StringComparison.Ordinal);
+        Assert.Contains(where + message, error.Hint, StringComparison.Ordinal);
         Assert.Single(errors);
     }
 

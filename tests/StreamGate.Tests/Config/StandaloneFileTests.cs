@@ -115,7 +115,8 @@ public class StandaloneFileTests
               - {id: 1, server_port: 70000, upstream_id: u}
             #END
             """);
-        ConfigAssert.Single(errors, "upstreams[0].nodes[\"127.0.0.1:80\"]", "the weight must be an integer of at least 0");
+        var nodes = ConfigAssert.Single(errors, "upstreams[0].nodes", "object matches none of the required");
+        Assert.Contains("nodes[\"127.0.0.1:80\"]: the weight must be an integer of at least 0", nodes.Hint, StringComparison.Ordinal);
         ConfigAssert.Single(errors, "services[0].bogus", "additional properties forbidden, found bogus");
         ConfigAssert.Single(errors, "stream_routes[0].server_port", "property \"server_port\" validation failed: expected 70000 to be at most 65535");
     }

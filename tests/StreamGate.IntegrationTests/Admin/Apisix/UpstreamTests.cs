@@ -101,18 +101,22 @@ public sealed class UpstreamTests(AdminGatewayFixture fixture) : IClassFixture<A
 
     /// <summary>
     /// upstream.t TEST 14, 15 and upstream-array-nodes.t TEST 10 to 13 (invalid weights, port and host of a node),
-    /// with roundrobin where APISIX has chash (not in StreamGate yet): the node fails, in APISIX's words.
+    /// with roundrobin where APISIX has chash (not in StreamGate yet): the node fails, in APISIX's words, and
+    /// (ours) the hint says which part of the node is wrong.
     /// </summary>
-    [Theory(Timeout = TestTimeoutMs, Skip = "pending validation: see PENDING-VALIDATION.md")]
-    [InlineData("""{"127.0.0.1:8080": "1"}""")]
-    [InlineData("""{"127.0.0.1:8080": -100}""")]
-    [InlineData("""[{"host": "127.0.0.1", "port": 8080, "weight": "1"}]""")]
-    [InlineData("""[{"host": "127.0.0.1", "port": 8080, "weight": -100}]""")]
-    [InlineData("""[{"host": "127.0.0.1", "port": 0, "weight": 1}]""")]
-    [InlineData("""[{"host": "127.#.%.1", "port": 8080, "weight": 1}]""")]
-    public async Task Upstream_t_TEST_14_15_invalid_nodes_with_roundrobin(string nodes) =>
-        await Gateway.FailsAsync(Put, "upstreams", $$"""{"id": 1, "nodes": {{nodes}}, "type": "roundrobin"}""", HttpStatusCode.BadRequest,
+    [Theory(Timeout = TestTimeoutMs)]
+    [InlineData("""{"127.0.0.1:8080": "1"}""", "the weight must be an integer of at least 0")]
+    [InlineData("""{"127.0.0.1:8080": -100}""", "the weight must be an integer of at least 0")]
+    [InlineData("""[{"host": "127.0.0.1", "port": 8080, "weight": "1"}]""", "wrong type: expected integer, got string")]
+    [InlineData("""[{"host": "127.0.0.1", "port": 8080, "weight": -100}]""", "expected -100 to be at least 0")]
+    [InlineData("""[{"host": "127.0.0.1", "port": 0, "weight": 1}]""", "expected 0 to be at least 1")]
+    [InlineData("""[{"host": "127.#.%.1", "port": 8080, "weight": 1}]""", "failed to match pattern")]
+    public async Task Upstream_t_TEST_14_15_invalid_nodes_with_roundrobin(string nodes, string hint)
+    {
+        var reply = await Gateway.FailsAsync(Put, "upstreams", $$"""{"id": 1, "nodes": {{nodes}}, "type": "roundrobin"}""", HttpStatusCode.BadRequest,
             "invalid configuration: property \"nodes\" validation failed: object matches none of the required");
+        Assert.Contains(hint, reply.Body!["hint"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
 
     /// <summary>upstream.t TEST 17 (POST with an id in the uri) and TEST 18 (POST with an id in the body).</summary>
     [Fact(Timeout = TestTimeoutMs)]
