@@ -174,7 +174,15 @@ internal sealed partial class AdminApi : IDisposable
         ["modifiedIndex"] = stored.ModRevision,
     };
 
-    /// <summary>The stored object as clients may see it: never a private key, encrypted or not.</summary>
+    /// <summary>
+    /// A write's answer: the object as stored, private keys in their stored (encrypted) form, as APISIX answers
+    /// a PUT, POST or PATCH (ssl2.t TEST 1 to 3). With an empty keyring a key is stored in clear, and then it is
+    /// left out rather than echoed.
+    /// </summary>
+    private JsonObject WrittenValue(ResourceKind kind, JsonObject value) =>
+        _cipher.Enabled || !kind.HoldsPrivateKey ? value : PublicValue(kind, value);
+
+    /// <summary>The stored object as a read returns it: without private keys, encrypted or not (ssl2.t TEST 4).</summary>
     private static JsonObject PublicValue(ResourceKind kind, JsonObject value)
     {
         if (kind.HoldsPrivateKey)
@@ -509,7 +517,7 @@ internal sealed partial class AdminApi : IDisposable
         {
             return null;
         }
-        var response = new JsonObject { ["key"] = key, ["value"] = PublicValue(kind, (JsonObject)JsonNode.Parse(json)!) };
+        var response = new JsonObject { ["key"] = key, ["value"] = WrittenValue(kind, (JsonObject)JsonNode.Parse(json)!) };
         return Results.Json(response, statusCode: result.Previous is null ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 

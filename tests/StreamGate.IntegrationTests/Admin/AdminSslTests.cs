@@ -48,6 +48,17 @@ public sealed class AdminSslTests(AdminGatewayFixture fixture) : IClassFixture<A
     private string StoredText() =>
         Gateway.StoreBytes().Replace("\\u002B", "+", StringComparison.Ordinal).Replace("\\u002F", "/", StringComparison.Ordinal);
 
+    /// <summary>A write's answer: the key only as APISIX's ciphertext (ssl2.t TEST 1 to 3), no line of the PEM.</summary>
+    private static void AssertOnlyEncryptedKey(AdminResponse response, string key)
+    {
+        Assert.DoesNotContain("PRIVATE KEY", response.Text, StringComparison.Ordinal);
+        foreach (var line in PemBodyLines(key))
+        {
+            Assert.DoesNotContain(line, response.Text, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>A read's answer: no private key at all, not even encrypted (ssl2.t TEST 4).</summary>
     private static void AssertNoPrivateKey(AdminResponse response, string key)
     {
         Assert.DoesNotContain("PRIVATE KEY", response.Text, StringComparison.Ordinal);
@@ -59,15 +70,15 @@ public sealed class AdminSslTests(AdminGatewayFixture fixture) : IClassFixture<A
     }
 
     [Fact(Timeout = TestTimeoutMs)]
-    public async Task Private_keys_are_never_returned_and_are_stored_encrypted()
+    public async Task Private_keys_are_answered_only_encrypted_by_writes_never_by_reads_and_stored_encrypted()
     {
         var (cert, key) = SelfSigned("a.test");
         var created = await Gateway.PutAsync("ssls/ssl-1", SslBody(cert, key, """["a.test", "*.a.test"]"""));
         Assert.True(created.Status == HttpStatusCode.Created, created.ToString());
         Assert.Equal("/apisix/ssls/ssl-1", created.Body!["key"]!.GetValue<string>());
-        Assert.Null(created.Body["value"]!["key"]);
+        Assert.Equal(ApisixCiphertext(key), created.Body["value"]!["key"]!.GetValue<string>());
         Assert.Equal(cert, created.Body["value"]!["cert"]!.GetValue<string>());
-        AssertNoPrivateKey(created, key);
+        AssertOnlyEncryptedKey(created, key);
 
         var got = await Gateway.GetAsync("ssls/ssl-1");
         Assert.Equal(HttpStatusCode.OK, got.Status);
@@ -99,7 +110,8 @@ public sealed class AdminSslTests(AdminGatewayFixture fixture) : IClassFixture<A
 
         var patched = await Gateway.PatchAsync("ssls/ssl-2", """{"snis": ["b.test", "c.test"], "labels": {"team": "edge"}}""");
         Assert.True(patched.Status == HttpStatusCode.OK, patched.ToString());
-        AssertNoPrivateKey(patched, key);
+        Assert.Equal(ApisixCiphertext(key), patched.Body!["value"]!["key"]!.GetValue<string>());
+        AssertOnlyEncryptedKey(patched, key);
         var value = (await Gateway.GetAsync("ssls/ssl-2")).Body!["value"]!;
         Assert.Equal(["b.test", "c.test"], value["snis"]!.AsArray().Select(s => s!.GetValue<string>()));
         Assert.Equal("edge", value["labels"]!["team"]!.GetValue<string>());
@@ -133,8 +145,8 @@ public sealed class AdminSslTests(AdminGatewayFixture fixture) : IClassFixture<A
         };
         var created = await Gateway.PutAsync("ssls/ssl-6", body.ToJsonString());
         Assert.True(created.Status == HttpStatusCode.Created, created.ToString());
-        Assert.Null(created.Body!["value"]!["keys"]);
-        AssertNoPrivateKey(created, extraKey);
+        Assert.Equal(ApisixCiphertext(extraKey), created.Body!["value"]!["keys"]![0]!.GetValue<string>());
+        AssertOnlyEncryptedKey(created, extraKey);
         var got = await Gateway.GetAsync("ssls/ssl-6");
         Assert.Null(got.Body!["value"]!["keys"]);
         Assert.Equal(extraCert, got.Body["value"]!["certs"]![0]!.GetValue<string>());
@@ -173,7 +185,9 @@ public sealed class AdminSslTests(AdminGatewayFixture fixture) : IClassFixture<A
         };
         var created = await Gateway.PutAsync("ssls/ssl-ref", body.ToJsonString());
         Assert.True(created.Status == HttpStatusCode.Created, created.ToString());
-        Assert.Null(created.Body!["value"]!["key"]);
+        // A reference is answered as stored: as it is.
+        Assert.Equal("$ENV://SG_REF_TEST_KEY", created.Body!["value"]!["key"]!.GetValue<string>());
+        Assert.Null((await Gateway.GetAsync("ssls/ssl-ref")).Body!["value"]!["key"]);
 
         var stored = StoredText();
         Assert.Contains("$ENV://SG_REF_TEST_KEY", stored, StringComparison.Ordinal);
@@ -226,6 +240,7 @@ public sealed class AdminSslTests(AdminGatewayFixture fixture) : IClassFixture<A
         var posted = await Gateway.PostAsync("ssls", new JsonObject { ["cert"] = cert, ["key"] = key, ["sni"] = "d.test" }.ToJsonString());
         Assert.True(posted.Status == HttpStatusCode.Created, posted.ToString());
         Assert.Matches("^[0-9]{20}$", posted.Body!["value"]!["id"]!.GetValue<string>());
-        AssertNoPrivateKey(posted, key);
+        Assert.Equal(ApisixCiphertext(key), posted.Body["value"]!["key"]!.GetValue<string>());
+        AssertOnlyEncryptedKey(posted, key);
     }
 }
