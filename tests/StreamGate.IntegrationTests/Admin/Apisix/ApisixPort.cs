@@ -13,6 +13,13 @@ internal static class ApisixPort
 {
     public const int TestTimeoutMs = 60_000;
 
+    // The methods by the names the .t files use, for every port (they import this class statically).
+    public static readonly HttpMethod Put = HttpMethod.Put;
+    public static readonly HttpMethod Post = HttpMethod.Post;
+    public static readonly HttpMethod Get = HttpMethod.Get;
+    public static readonly HttpMethod Patch = HttpMethod.Patch;
+    public static readonly HttpMethod Delete = HttpMethod.Delete;
+
     /// <summary>A request that APISIX's block expects to pass (status below 300), with <paramref name="expected"/> contained in the answer.</summary>
     public static async Task<AdminResponse> PassesAsync(this AdminGateway gateway, HttpMethod method, string path, string? body = null, string? expected = null)
     {

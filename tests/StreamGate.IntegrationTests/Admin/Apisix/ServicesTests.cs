@@ -12,12 +12,6 @@ public sealed class ServicesTests(AdminGatewayFixture fixture) : IClassFixture<A
 {
     private AdminGateway Gateway => fixture.Gateway;
 
-    private static readonly HttpMethod Put = HttpMethod.Put;
-    private static readonly HttpMethod Post = HttpMethod.Post;
-    private static readonly HttpMethod Get = HttpMethod.Get;
-    private static readonly HttpMethod Patch = HttpMethod.Patch;
-    private static readonly HttpMethod Delete = HttpMethod.Delete;
-
     private const string Upstream = """{"nodes": {"127.0.0.1:8080": 1}, "type": "roundrobin"}""";
 
     /// <summary>services.t TEST 1 to 4, services-string-id.t TEST 1 to 4 (id 5eeb3dc90f747328b2930b0b), services-array-nodes.t TEST 1, 2.</summary>

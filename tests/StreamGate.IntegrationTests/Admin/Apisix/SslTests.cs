@@ -12,12 +12,6 @@ public sealed class SslTests(AdminGatewayFixture fixture) : IClassFixture<AdminG
 {
     private AdminGateway Gateway => fixture.Gateway;
 
-    private static readonly HttpMethod Put = HttpMethod.Put;
-    private static readonly HttpMethod Post = HttpMethod.Post;
-    private static readonly HttpMethod Get = HttpMethod.Get;
-    private static readonly HttpMethod Patch = HttpMethod.Patch;
-    private static readonly HttpMethod Delete = HttpMethod.Delete;
-
     private static readonly (string Cert, string Key) Pair = AdminSslTests.SelfSigned("test.com");
 
     private static string Ssl(Action<JsonObject>? more = null, string? sni = "test.com")

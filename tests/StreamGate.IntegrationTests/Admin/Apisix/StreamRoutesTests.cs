@@ -11,11 +11,6 @@ public sealed class StreamRoutesTests(AdminGatewayFixture fixture) : IClassFixtu
 {
     private AdminGateway Gateway => fixture.Gateway;
 
-    private static readonly HttpMethod Put = HttpMethod.Put;
-    private static readonly HttpMethod Post = HttpMethod.Post;
-    private static readonly HttpMethod Get = HttpMethod.Get;
-    private static readonly HttpMethod Delete = HttpMethod.Delete;
-
     private const string Route = """{"remote_addr": "127.0.0.1", "upstream": {"nodes": {"127.0.0.1:8080": 1}, "type": "roundrobin"}}""";
 
     /// <summary>stream-routes.t TEST 1 (times set), TEST 2 (get), TEST 3 (delete).</summary>

@@ -13,12 +13,6 @@ public sealed class UpstreamTests(AdminGatewayFixture fixture) : IClassFixture<A
 {
     private AdminGateway Gateway => fixture.Gateway;
 
-    private static readonly HttpMethod Put = HttpMethod.Put;
-    private static readonly HttpMethod Post = HttpMethod.Post;
-    private static readonly HttpMethod Get = HttpMethod.Get;
-    private static readonly HttpMethod Patch = HttpMethod.Patch;
-    private static readonly HttpMethod Delete = HttpMethod.Delete;
-
     private const string Node8080 = """{"nodes": {"127.0.0.1:8080": 1}, "type": "roundrobin"}""";
 
     /// <summary>upstream.t TEST 1, 2, 3 (set, get, delete; create_time and update_time are set) and TEST 4 (delete a missing one).</summary>
