@@ -517,7 +517,7 @@ internal sealed partial class AdminApi : IDisposable
         {
             return null;
         }
-        var response = new JsonObject { ["key"] = key, ["value"] = WrittenValue(kind, (JsonObject)JsonNode.Parse(json)!) };
+        var response = new JsonObject { ["key"] = key, ["value"] = WrittenValue(kind, value) };
         return Results.Json(response, statusCode: result.Previous is null ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 

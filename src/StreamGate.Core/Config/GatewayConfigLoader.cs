@@ -352,10 +352,11 @@ internal static class GatewayConfigLoader
                 {
                     keys.Add(new AdminKey(name, key, keyRole));
                 }
-                else if (!k.Has("key") || keyObject["key"]?.GetValueKind() == JsonValueKind.String)
+                else if (keyRequired && (!k.Has("key") || keyObject["key"]?.GetValueKind() == JsonValueKind.String))
                 {
                     // APISIX 3 fills an empty admin key with a random one and writes it into config.yaml; StreamGate
                     // never writes config.yaml, and a key that changed on every start would lock scripts out.
+                    // With admin_key_required: false (APISIX's default key list, key ''), the keys are not used.
                     errors.Add(new ConfigError($"{path}.key", $"the key of \"{name}\" is empty, which would let anyone in; set it to a secret of your own (for example the output of: openssl rand -hex 16)"));
                 }
             }

@@ -24,9 +24,6 @@ internal sealed partial class JsonObjectReader
 
     public string Path { get; }
 
-    /// <summary>A reader of the same object and path that records into <paramref name="errors"/>: to try a check and word its failure otherwise.</summary>
-    public JsonObjectReader WithErrors(List<ConfigError> errors) => new(_object, Path, errors);
-
     public List<ConfigError> Errors { get; }
 
     public bool Has(string name) => _object.ContainsKey(name) && _object[name] is not null;

@@ -14,9 +14,6 @@ namespace StreamGate.Config;
 /// </summary>
 internal static class ResourceParser
 {
-    /// <summary>Plugins this build serves: the names registered in <see cref="PluginSchemas.Stream"/>.</summary>
-    public static IReadOnlySet<string> KnownPlugins => PluginSchemas.Stream.Names.ToHashSet(StringComparer.Ordinal);
-
     /// <inheritdoc cref="CommonDefinitions.MaxTimeoutSeconds"/>
     public const double MaxTimeoutSeconds = CommonDefinitions.MaxTimeoutSeconds;
 
@@ -24,8 +21,6 @@ internal static class ResourceParser
     public const int MaxHostLength = UpstreamDefinition.MaxHostLength;
 
     public const int MaxNameLength = CommonDefinitions.MaxNameLength;
-
-    public const int MaxDescLength = CommonDefinitions.MaxDescLength;
 
     /// <summary>xRPC protocols (APISIX's stream_route.protocol) this build serves: none yet.</summary>
     public static readonly IReadOnlySet<string> KnownProtocols = new HashSet<string>(StringComparer.Ordinal);

@@ -19,12 +19,4 @@ internal static class ResourceSchemas
     };
 
     public static IReadOnlyList<string> Names { get; } = ["stream_route", "upstream", "service", "ssl"];
-
-    public static JsonObject Upstream() => UpstreamDefinition.Schema;
-
-    public static JsonObject StreamRoute() => StreamRouteDefinition.Schema;
-
-    public static JsonObject Service() => ServiceDefinition.Schema;
-
-    public static JsonObject Ssl() => SslDefinition.Schema;
 }

@@ -42,6 +42,15 @@ public class AdminKeyConfigTests
     }
 
     [Fact]
+    public void Admin_key_required_false_accepts_apisix_default_empty_key()
+    {
+        // APISIX's config-default.yaml ships admin_key: [{name: admin, key: '', role: admin}]; with the opt-out it is unused.
+        var config = Parse(Traditional("    admin_key_required: false\n    admin_key: [{name: admin, key: '', role: admin}]\n"));
+        Assert.Empty(config.Admin.Keys);
+        Assert.Contains(config.Warnings, w => w.Contains("runs without authentication", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Admin_key_required_false_is_refused_beyond_loopback()
     {
         var yaml = Traditional("    admin_key_required: false\n    admin_listen: {ip: 0.0.0.0, port: 9180}\n    allow_admin: [0.0.0.0/0]\n");

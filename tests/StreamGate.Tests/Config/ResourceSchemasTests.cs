@@ -65,7 +65,7 @@ public class ResourceSchemasTests
     {
         var item = new JsonObject { ["host"] = "a", ["port"] = 1, ["weight"] = 1, [name] = null };
         var body = new JsonObject { ["nodes"] = new JsonArray(item) };
-        var served = ResourceSchemas.Upstream()["properties"]!["nodes"]!["anyOf"]![1]!["items"]!["properties"]!.AsObject();
+        var served = UpstreamDefinition.Schema["properties"]!["nodes"]!["anyOf"]![1]!["items"]!["properties"]!.AsObject();
         Assert.Equal(served.ContainsKey(name), ParserTakes("upstream", body, name, $"nodes[0].{name}"));
     }
 
@@ -77,21 +77,21 @@ public class ResourceSchemasTests
     public void Timeout_properties_agree(string name)
     {
         var body = new JsonObject { ["nodes"] = new JsonObject(), ["timeout"] = new JsonObject { [name] = null } };
-        var served = ResourceSchemas.Upstream()["properties"]!["timeout"]!["properties"]!.AsObject();
+        var served = UpstreamDefinition.Schema["properties"]!["timeout"]!["properties"]!.AsObject();
         Assert.Equal(served.ContainsKey(name), ParserTakes("upstream", body, name, $"timeout.{name}"));
     }
 
     [Fact]
     public void Limits_come_from_the_validator()
     {
-        var upstream = ResourceSchemas.Upstream()["properties"]!.AsObject();
+        var upstream = UpstreamDefinition.Schema["properties"]!.AsObject();
         Assert.Equal(ResourceParser.MaxTimeoutSeconds, upstream["timeout"]!["properties"]!["connect"]!["maximum"]!.GetValue<double>());
         Assert.Equal(ResourceParser.MaxNameLength, upstream["name"]!["maxLength"]!.GetValue<int>());
         Assert.Equal("^[a-zA-Z0-9-_.]+$", upstream["id"]!["anyOf"]![0]!["pattern"]!.GetValue<string>());
         Assert.Equal(ResourceParser.MaxHostLength, upstream["nodes"]!["anyOf"]![1]!["items"]!["properties"]!["host"]!["maxLength"]!.GetValue<int>());
         Assert.Equal(["roundrobin"], upstream["type"]!["enum"]!.AsArray().Select(n => n!.GetValue<string>()));
         Assert.Equal(["tcp"], upstream["scheme"]!["enum"]!.AsArray().Select(n => n!.GetValue<string>()));
-        var ssl = ResourceSchemas.Ssl();
+        var ssl = SslDefinition.Schema;
         Assert.Equal(1, ssl["properties"]!["snis"]!["minItems"]!.GetValue<int>());
         Assert.NotNull(ssl["then"]);
     }
