@@ -362,7 +362,8 @@ internal sealed partial class AdminApi : IDisposable
                 {
                     times[i] = merge[name]?.DeepClone();
                     merge.Remove(name);
-                    if (times[i] is not { } time || !JsonObjectReader.TryGetInteger(time, out var seconds) || seconds < 0)
+                    // APISIX's schema says integer, nothing more (a negative one is accepted, as there).
+                    if (times[i] is not { } time || !JsonObjectReader.TryGetInteger(time, out _))
                     {
                         return AdminErrors.BadRequest($"invalid configuration: property \"{name}\" validation failed: wrong type: expected integer, got {JsonObjectReader.Describe(times[i])}");
                     }
