@@ -38,6 +38,7 @@ internal static class ControlApi
                 ["skipped_count"] = s.Skipped.Count,
                 ["skipped"] = skipped,
                 ["source_reads"] = snapshots.SourceReads,
+                ["source_checks"] = snapshots.SourceChecks,
             };
             if (snapshots.Rejection is { } rejected)
             {

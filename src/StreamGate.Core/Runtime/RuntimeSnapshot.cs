@@ -47,6 +47,7 @@ internal sealed class SnapshotHolder
     private RuntimeSnapshot _current = RuntimeSnapshot.Empty;
     private ConfigRejection? _rejection;
     private long _sourceReads;
+    private long _sourceChecks;
 
     public RuntimeSnapshot Current => Volatile.Read(ref _current);
 
@@ -58,6 +59,9 @@ internal sealed class SnapshotHolder
 
     /// <summary>How many times the source's content has been read in full (apisix.yaml: reads of a changed file); for the control API.</summary>
     public long SourceReads => Interlocked.Read(ref _sourceReads);
+
+    /// <summary>How many times the source was looked at (apisix.yaml: each poll), read or not; lets a caller wait for polls to pass.</summary>
+    public long SourceChecks => Interlocked.Read(ref _sourceChecks);
 
     public event Action<RuntimeSnapshot>? Applied;
 
@@ -77,4 +81,6 @@ internal sealed class SnapshotHolder
     }
 
     public void CountSourceRead() => Interlocked.Increment(ref _sourceReads);
+
+    public void CountSourceCheck() => Interlocked.Increment(ref _sourceChecks);
 }

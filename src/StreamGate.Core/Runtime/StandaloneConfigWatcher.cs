@@ -124,6 +124,7 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
         byte[] bytes;
         try
         {
+            _snapshots.CountSourceCheck();
             var info = new FileInfo(_path);
             if (!info.Exists)
             {

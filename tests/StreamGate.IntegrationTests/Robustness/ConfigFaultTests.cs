@@ -107,6 +107,19 @@ public sealed class ConfigFaultTests
     private static string RouteTo(TestServer server, string padding = "") =>
         "stream_routes:\n  - id: 1\n    upstream:\n      nodes: {\"" + server.Node + "\": 1}\n" + padding + "#END\n";
 
+    /// <summary>Waits (bounded) until the watcher has looked at apisix.yaml <paramref name="polls"/> more times.</summary>
+    private static async Task WaitForPollsAsync(int controlPort, int polls)
+    {
+        static async Task<long> ChecksAsync(int port) => (await ControlHttp.ConfigAsync(port))["source_checks"]!.GetValue<long>();
+        var target = await ChecksAsync(controlPort) + polls;
+        var deadline = DateTime.UtcNow + ReloadTimeout + TimeSpan.FromSeconds(polls);
+        while (await ChecksAsync(controlPort) < target)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the watcher did not poll {polls} more times");
+            await Task.Delay(100);
+        }
+    }
+
     /// <summary>The 490-byte "billion laughs": nine levels of nine aliases, 387 million strings expanded.</summary>
     private static string AliasBomb()
     {
@@ -248,7 +261,7 @@ public sealed class ConfigFaultTests
 
         // Three polls go by (one a second): none reads the file. (Main read and hashed it at each: 16-24% of a
         // core for 50 MB.)
-        await Task.Delay(TimeSpan.FromSeconds(3.5));
+        await WaitForPollsAsync(controlPort, 3);
         Assert.Equal(1, (await ControlHttp.ConfigAsync(controlPort))["source_reads"]!.GetValue<long>());
 
         // A new modification time is a change to look at: read once (same content, so nothing is applied).
@@ -267,13 +280,13 @@ public sealed class ConfigFaultTests
     {
         await using var a = TestServer.Named("A");
         await using var b = TestServer.Named("B");
-        var (config, proxyPort, _) = Standalone();
+        var (config, proxyPort, controlPort) = Standalone();
         await using var gateway = await GatewayProcess.StartAsync(config, RouteTo(a));
 
         File.Delete(gateway.StandalonePath);
         await gateway.WaitForOutputAsync("it does not exist; the last good configuration keeps serving", ReloadTimeout);
         // Several polls later (one a second), still one line; the last good configuration serves meanwhile.
-        await Task.Delay(TimeSpan.FromSeconds(3.5));
+        await WaitForPollsAsync(controlPort, 3);
         Assert.Equal("A", await Through.FirstLineAsync(proxyPort));
         Assert.Single(gateway.Output.Split('\n'), l => l.Contains("Cannot read", StringComparison.Ordinal));
 
