@@ -22,7 +22,7 @@ public sealed class UpstreamNoDelayTests
         await client.SendAsync("one");
         using var accepted = await backend.AcceptAsync();
         Assert.Equal("one", await accepted.ReceiveAsync(3));
-        var gatewayFd = FindDescriptor(((IPEndPoint)accepted.RemoteEndPoint!).Port);
+        var gatewayFd = FindDescriptor(((IPEndPoint)accepted.RemoteEndPoint!).Port, ((IPEndPoint)accepted.LocalEndPoint!).Port);
         Assert.False(NoDelayOf(gatewayFd), "first send: not set yet");
 
         await client.SendAsync("two");
@@ -41,13 +41,17 @@ public sealed class UpstreamNoDelayTests
         return (int)view.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.NoDelay)! != 0;
     }
 
-    /// <summary>This process's descriptor for the TCP socket bound to 127.0.0.1:<paramref name="localPort"/> (from /proc/net/tcp's inode).</summary>
-    private static int FindDescriptor(int localPort)
+    /// <summary>
+    /// This process's descriptor for the established TCP socket 127.0.0.1:<paramref name="localPort"/> to
+    /// 127.0.0.1:<paramref name="remotePort"/> (from /proc/net/tcp's inode; state 01, so no TIME_WAIT entry matches).
+    /// </summary>
+    private static int FindDescriptor(int localPort, int remotePort)
     {
         var local = "0100007F:" + localPort.ToString("X4", CultureInfo.InvariantCulture);
+        var remote = "0100007F:" + remotePort.ToString("X4", CultureInfo.InvariantCulture);
         var inode = File.ReadLines("/proc/net/tcp").Skip(1)
             .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Single(f => f[1] == local)[9];
+            .Single(f => f[1] == local && f[2] == remote && f[3] == "01")[9];
         foreach (var entry in new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos())
         {
             if (entry.LinkTarget == $"socket:[{inode}]")

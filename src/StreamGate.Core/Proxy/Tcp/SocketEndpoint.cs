@@ -94,11 +94,12 @@ internal sealed unsafe class SocketEndpoint
     /// Nagle's algorithm holds a small segment back only while earlier data is unacknowledged, so a socket's
     /// first send leaves at once without TCP_NODELAY; setting the option just before the second send keeps
     /// every later one immediate too. A connection that sends once (one request, then FIN) saves the syscall.
-    /// A transport writes its own records (a TLS handshake before any Send), so it gets the option at once.
+    /// A transport's handshake writes through <see cref="ITransport.Handshake"/>, not here: whoever attaches one
+    /// (TLS to upstreams) must set the option and <see cref="NoDelay.Set"/> before the handshake.
     /// </summary>
     private void PrepareNoDelay()
     {
-        if (NoDelay == NoDelay.BeforeFirstSend && Transport is null)
+        if (NoDelay == NoDelay.BeforeFirstSend)
         {
             NoDelay = NoDelay.BeforeNextSend;
             return;
