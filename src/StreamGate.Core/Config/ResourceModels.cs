@@ -38,6 +38,9 @@ internal sealed record UpstreamConfig
 
     public TimeoutConfig Timeout { get; init; } = TimeoutConfig.Default;
     public string Scheme { get; init; } = "tcp";
+
+    /// <summary>Health checks; null: every node with a weight is used, whatever happens to it.</summary>
+    public ChecksConfig? Checks { get; init; }
 }
 
 /// <summary>One upstream node. Weight 0 keeps a node listed but sends it nothing, as in APISIX.</summary>

@@ -1,5 +1,6 @@
 using StreamGate.Config;
 using StreamGate.Routing;
+using StreamGate.Upstreams;
 
 namespace StreamGate.Runtime;
 
@@ -9,18 +10,22 @@ namespace StreamGate.Runtime;
 /// </summary>
 internal sealed class RuntimeSnapshot
 {
-    public RuntimeSnapshot(RouteTable routes, ConfigSet source, long version, IReadOnlyList<SkippedObject>? skipped = null)
+    public RuntimeSnapshot(RouteTable routes, ConfigSet source, long version, IReadOnlyList<SkippedObject>? skipped = null, IReadOnlyCollection<Upstream>? upstreams = null)
     {
         Routes = routes;
         Source = source;
         Version = version;
         Skipped = skipped ?? [];
+        Upstreams = upstreams ?? [];
         AppliedAt = DateTimeOffset.UtcNow;
     }
 
     public static RuntimeSnapshot Empty { get; } = new(RouteTable.Empty, ConfigSet.Empty, 0);
 
     public RouteTable Routes { get; }
+
+    /// <summary>Every upstream served, named or inline, used by a route or not (named ones are health-checked from the start).</summary>
+    public IReadOnlyCollection<Upstream> Upstreams { get; }
 
     public ConfigSet Source { get; }
 
@@ -45,6 +50,11 @@ internal sealed record ConfigRejection(DateTimeOffset At, long? Version, string 
 internal sealed class SnapshotHolder
 {
     private RuntimeSnapshot _current = RuntimeSnapshot.Empty;
+
+    public SnapshotHolder(UpstreamRuntime? upstreams = null) => Upstreams = upstreams ?? new UpstreamRuntime();
+
+    /// <summary>Balancer state and health of the served upstreams, kept across snapshots; builders take from it.</summary>
+    public UpstreamRuntime Upstreams { get; }
     private ConfigRejection? _rejection;
     private long _sourceReads;
     private long _sourceChecks;
@@ -68,6 +78,7 @@ internal sealed class SnapshotHolder
     public void Apply(RuntimeSnapshot snapshot)
     {
         Volatile.Write(ref _current, snapshot);
+        Upstreams.Apply(snapshot.Upstreams);
         Volatile.Write(ref _rejection, null);
         Metrics.Applied(snapshot);
         Applied?.Invoke(snapshot);

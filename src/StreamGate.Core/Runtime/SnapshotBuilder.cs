@@ -15,6 +15,7 @@ namespace StreamGate.Runtime;
 internal sealed class SnapshotBuilder
 {
     private readonly HostResolver _resolver;
+    private readonly UpstreamRuntime _runtime;
     // Runtime objects built from a config object are reused while that same object is still in use: a store
     // keeps the parsed object of an unchanged key, so a write to one route rebuilds one route, not 10,000, and
     // unchanged upstreams keep their balancer state. An upstream is reused only while its names also resolve to
@@ -22,7 +23,12 @@ internal sealed class SnapshotBuilder
     private readonly ConditionalWeakTable<UpstreamConfig, BuiltUpstream> _upstreams = new();
     private readonly ConditionalWeakTable<StreamRouteConfig, StreamRoute> _routes = new();
 
-    public SnapshotBuilder(HostResolver resolver) => _resolver = resolver;
+    /// <param name="runtime">Node state and health kept across builds (the snapshot holder's); a private one when null.</param>
+    public SnapshotBuilder(HostResolver resolver, UpstreamRuntime? runtime = null)
+    {
+        _resolver = resolver;
+        _runtime = runtime ?? new UpstreamRuntime();
+    }
 
     /// <summary>Resolves the set's host names, then builds; throws with every problem (a file is applied whole or not at all).</summary>
     public async Task<RuntimeSnapshot> BuildAsync(ConfigSet config, long version, CancellationToken cancellation = default)
@@ -94,6 +100,14 @@ internal sealed class SnapshotBuilder
             }
             services[id] = upstream;
         }
+        var built = new HashSet<Upstream>(named.Values, ReferenceEqualityComparer.Instance);
+        foreach (var upstream in services.Values)
+        {
+            if (upstream is not null)
+            {
+                built.Add(upstream);
+            }
+        }
         var routes = new List<StreamRoute>(config.Routes.Count);
         var served = new List<StreamRouteConfig>(config.Routes.Count);
         foreach (var route in config.Routes)
@@ -104,6 +118,7 @@ internal sealed class SnapshotBuilder
                 {
                     routes.Add(compiled);
                     served.Add(route);
+                    built.Add(compiled.Upstream);
                 }
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -116,7 +131,7 @@ internal sealed class SnapshotBuilder
             served,
             config.Upstreams.Where(u => named.ContainsKey(u.Key)).ToDictionary(StringComparer.Ordinal),
             config.Services.Where(s => !failed.ContainsKey("services/" + s.Key)).ToDictionary(StringComparer.Ordinal));
-        return new RuntimeSnapshot(new RouteTable(routes), source, version);
+        return new RuntimeSnapshot(new RouteTable(routes), source, version, upstreams: [.. built]);
     }
 
     private StreamRoute? BuildRoute(StreamRouteConfig route, Dictionary<string, Upstream> named, Dictionary<string, Upstream?> services, Dictionary<string, string> failed, IReadOnlyDictionary<string, IPAddress?> hosts, List<BuildProblem> problems)
@@ -186,6 +201,8 @@ internal sealed class SnapshotBuilder
         }
         var addresses = new IPAddress?[config.Nodes.Count];
         var nodes = new List<UpstreamNode>(config.Nodes.Count);
+        var states = new NodeState[config.Nodes.Count];
+        var health = config.Checks is null ? null : new Health.NodeHealth[config.Nodes.Count];
         var hasNames = false;
         for (var i = 0; i < config.Nodes.Count; i++)
         {
@@ -194,8 +211,13 @@ internal sealed class SnapshotBuilder
             address ??= hosts.GetValueOrDefault(node.Host);
             addresses[i] = address;
             nodes.Add(new UpstreamNode(node.Host, node.Port, node.Weight, node.Priority, address));
+            states[i] = _runtime.States.Get(id, node.Host, node.Port);
+            if (health is not null)
+            {
+                health[i] = _runtime.Health.Get(config.Checks!, node.Host, node.Port);
+            }
         }
-        var created = new Upstream(id, nodes, config);
+        var created = new Upstream(id, nodes, config, states, health, _runtime.States.Last(id));
         _upstreams.AddOrUpdate(config, new BuiltUpstream(created, hasNames ? addresses : null));
         return created;
     }

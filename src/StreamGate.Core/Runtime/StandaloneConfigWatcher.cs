@@ -39,7 +39,7 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
         _snapshots = snapshots;
         _logger = logger;
         _interval = interval ?? TimeSpan.FromSeconds(1);
-        _builder = new SnapshotBuilder(resolver ?? new HostResolver(logger));
+        _builder = new SnapshotBuilder(resolver ?? new HostResolver(logger), snapshots.Upstreams);
         _read = read ?? StandaloneFile.ReadBytes;
     }
 

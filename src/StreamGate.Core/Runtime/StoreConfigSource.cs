@@ -46,7 +46,7 @@ internal sealed partial class StoreConfigSource : IAsyncDisposable
         _snapshots = snapshots;
         _logger = logger;
         _resolver = resolver ?? new HostResolver(logger);
-        _builder = new SnapshotBuilder(_resolver);
+        _builder = new SnapshotBuilder(_resolver, snapshots.Upstreams);
     }
 
     public async Task LoadInitialAsync(CancellationToken cancellation = default)
@@ -180,7 +180,7 @@ internal sealed partial class StoreConfigSource : IAsyncDisposable
                 skipped.Add(problem.ToSkipped(_prefix));
             }
             skipped.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
-            _snapshots.Apply(new RuntimeSnapshot(built.Routes, built.Source, revision, skipped));
+            _snapshots.Apply(new RuntimeSnapshot(built.Routes, built.Source, revision, skipped, built.Upstreams));
             ReportSkipped(skipped, revision);
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)

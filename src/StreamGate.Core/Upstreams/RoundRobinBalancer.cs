@@ -6,34 +6,69 @@ namespace StreamGate.Upstreams;
 /// picks evenly (weights 5,1,1 give a a b a c a a, not a a a a a b c). Nodes form priority groups: a lower
 /// group is used only when every node of the higher ones has been tried for this connection, as APISIX does.
 /// Each event loop keeps its own scores, as each nginx worker does without a shared zone: a pick takes no lock
-/// and shares no cache line with another core, and each loop's sequence is smooth on its own.
+/// and shares no cache line with another core, and each loop's sequence is smooth on its own. A rebuild of the
+/// upstream continues from the previous build's scores for the nodes it keeps, so a change does not restart it.
 /// </summary>
 internal sealed class RoundRobinBalancer : ILoadBalancer
 {
     private readonly int[][] _groups;
     private readonly int[] _weights;
+    private readonly UpstreamNode[] _nodes;
 
     // Scores per loop index, created by that loop on its first pick; only that loop reads or writes its array.
     private long[]?[] _scores = new long[]?[Environment.ProcessorCount];
     private readonly Lock _grow = new();
 
-    public RoundRobinBalancer(IReadOnlyList<UpstreamNode> nodes)
+    public RoundRobinBalancer(UpstreamNode[] nodes, RoundRobinBalancer? previous = null)
     {
-        _weights = new int[nodes.Count];
-        for (var i = 0; i < nodes.Count; i++)
+        _nodes = nodes;
+        _weights = new int[nodes.Length];
+        for (var i = 0; i < nodes.Length; i++)
         {
             _weights[i] = nodes[i].Weight;
         }
-        _groups = Enumerable.Range(0, nodes.Count)
+        _groups = Enumerable.Range(0, nodes.Length)
             .GroupBy(i => nodes[i].Priority)
             .OrderByDescending(g => g.Key)
             .Select(g => g.ToArray())
             .ToArray();
+        if (previous is not null)
+        {
+            ContinueFrom(previous);
+        }
+    }
+
+    /// <summary>
+    /// Takes over the scores of the nodes both builds have. The loops may be picking on the old build meanwhile:
+    /// a score read mid-update is one pick off, which smooth round robin evens out by itself.
+    /// </summary>
+    private void ContinueFrom(RoundRobinBalancer previous)
+    {
+        var theirs = Volatile.Read(ref previous._scores);
+        var mine = new long[]?[theirs.Length];
+        for (var loop = 0; loop < theirs.Length; loop++)
+        {
+            if (theirs[loop] is not { } old)
+            {
+                continue;
+            }
+            var scores = new long[_nodes.Length];
+            for (var i = 0; i < _nodes.Length; i++)
+            {
+                var j = Array.FindIndex(previous._nodes, n => n.Host == _nodes[i].Host && n.Port == _nodes[i].Port);
+                if (j >= 0)
+                {
+                    scores[i] = Volatile.Read(ref old[j]);
+                }
+            }
+            mine[loop] = scores;
+        }
+        _scores = mine;
     }
 
     public IBalancerFeedback? Feedback => null;
 
-    public int Pick(in PickContext context, ref TriedNodes tried)
+    public int Pick(in PickContext context, in NodeFilter filter)
     {
         var current = Scores(context.LoopIndex);
         foreach (var group in _groups)
@@ -43,7 +78,7 @@ internal sealed class RoundRobinBalancer : ILoadBalancer
             foreach (var node in group)
             {
                 var weight = _weights[node];
-                if (weight == 0 || tried.Contains(node))
+                if (weight == 0 || filter.Excludes(node))
                 {
                     continue;
                 }
@@ -85,7 +120,7 @@ internal sealed class RoundRobinBalancer : ILoadBalancer
     }
 }
 
-/// <summary>The common one-node upstream: no scores, no lock.</summary>
+/// <summary>The common one-node upstream of round robin or chash: no scores, no ring, no lock.</summary>
 internal sealed class SingleNodeBalancer : ILoadBalancer
 {
     private readonly bool _usable;
@@ -94,5 +129,5 @@ internal sealed class SingleNodeBalancer : ILoadBalancer
 
     public IBalancerFeedback? Feedback => null;
 
-    public int Pick(in PickContext context, ref TriedNodes tried) => _usable && !tried.Contains(0) ? 0 : -1;
+    public int Pick(in PickContext context, in NodeFilter filter) => _usable && !filter.Excludes(0) ? 0 : -1;
 }

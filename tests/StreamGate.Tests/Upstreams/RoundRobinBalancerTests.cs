@@ -10,7 +10,7 @@ public class RoundRobinBalancerTests
     private static int Pick(ILoadBalancer balancer)
     {
         var tried = default(TriedNodes);
-        return balancer.Pick(Client, ref tried);
+        return balancer.Pick(Client, new NodeFilter(in tried, null, false));
     }
 
     private static int[] Picks(ILoadBalancer balancer, int count) => [.. Enumerable.Range(0, count).Select(_ => Pick(balancer))];
@@ -77,14 +77,14 @@ public class RoundRobinBalancerTests
         var seen = new List<int>();
         for (var attempt = 0; attempt < 3; attempt++)
         {
-            var pick = balancer.Pick(Client, ref tried);
+            var pick = balancer.Pick(Client, new NodeFilter(in tried, null, false));
             Assert.NotEqual(-1, pick);
             Assert.False(tried.Contains(pick));
             tried.Add(pick, 3);
             seen.Add(pick);
         }
         Assert.Equal([0, 1, 2], seen.Order());
-        Assert.Equal(-1, balancer.Pick(Client, ref tried));
+        Assert.Equal(-1, balancer.Pick(Client, new NodeFilter(in tried, null, false)));
     }
 
     [Fact]
@@ -93,8 +93,8 @@ public class RoundRobinBalancerTests
         var balancer = Balancer((100, 0), (1, 0));
         var tried = default(TriedNodes);
         tried.Add(0, 2);
-        Assert.Equal(1, balancer.Pick(Client, ref tried));
-        Assert.Equal(1, balancer.Pick(Client, ref tried));
+        Assert.Equal(1, balancer.Pick(Client, new NodeFilter(in tried, null, false)));
+        Assert.Equal(1, balancer.Pick(Client, new NodeFilter(in tried, null, false)));
     }
 
     [Fact]
@@ -106,11 +106,11 @@ public class RoundRobinBalancerTests
 
         var tried = default(TriedNodes);
         tried.Add(0, 3);
-        Assert.Equal(1, balancer.Pick(Client, ref tried));
+        Assert.Equal(1, balancer.Pick(Client, new NodeFilter(in tried, null, false)));
         tried.Add(1, 3);
-        Assert.Equal(2, balancer.Pick(Client, ref tried));
+        Assert.Equal(2, balancer.Pick(Client, new NodeFilter(in tried, null, false)));
         tried.Add(2, 3);
-        Assert.Equal(-1, balancer.Pick(Client, ref tried));
+        Assert.Equal(-1, balancer.Pick(Client, new NodeFilter(in tried, null, false)));
     }
 
     [Fact]
@@ -120,7 +120,7 @@ public class RoundRobinBalancerTests
         var tried = default(TriedNodes);
         var order = new List<int>();
         int pick;
-        while ((pick = balancer.Pick(Client, ref tried)) >= 0)
+        while ((pick = balancer.Pick(Client, new NodeFilter(in tried, null, false))) >= 0)
         {
             order.Add(pick);
             tried.Add(pick, 3);
@@ -144,12 +144,12 @@ public class RoundRobinBalancerTests
         var seen = new HashSet<int>();
         for (var attempt = 0; attempt < count; attempt++)
         {
-            var pick = balancer.Pick(Client, ref tried);
+            var pick = balancer.Pick(Client, new NodeFilter(in tried, null, false));
             Assert.True(seen.Add(pick), $"node {pick} picked twice");
             tried.Add(pick, count);
         }
         Assert.Equal(count, seen.Count);
-        Assert.Equal(-1, balancer.Pick(Client, ref tried));
+        Assert.Equal(-1, balancer.Pick(Client, new NodeFilter(in tried, null, false)));
     }
 
     [Fact]
@@ -160,7 +160,7 @@ public class RoundRobinBalancerTests
         Assert.Equal(0, Pick(balancer));
         var tried = default(TriedNodes);
         tried.Add(0, 1);
-        Assert.Equal(-1, balancer.Pick(Client, ref tried));
+        Assert.Equal(-1, balancer.Pick(Client, new NodeFilter(in tried, null, false)));
         Assert.Equal(-1, Pick(new SingleNodeBalancer(Node(1, weight: 0))));
     }
 }

@@ -26,7 +26,7 @@ public class UpstreamTests
         var upstream = NewUpstream("u", Config());
         Assert.Equal(0, upstream.Retries);
         var tried = default(TriedNodes);
-        Assert.Equal(-1, upstream.Balancer.Pick(new PickContext(Connection("10.0.0.1", "127.0.0.1", 1), loopIndex: 0), ref tried));
+        Assert.Equal(-1, upstream.Pick(new PickContext(Connection("10.0.0.1", "127.0.0.1", 1), loopIndex: 0), in tried));
     }
 
     [Theory]

@@ -21,7 +21,7 @@ internal sealed unsafe partial class TcpSession
         var upstream = Upstream!;
         while (true)
         {
-            var index = upstream.Balancer.Pick(new PickContext(Addresses, _worker.Index), ref _tried);
+            var index = upstream.Pick(new PickContext(Addresses, _worker.Index), in _tried);
             if (index < 0)
             {
                 Close(502, reset: false);
@@ -29,6 +29,7 @@ internal sealed unsafe partial class TcpSession
             }
             _tried.Add(index, upstream.Nodes.Length);
             _attempts++;
+            _attemptOpen = upstream.WantsFeedback;
             var node = upstream.Nodes[index];
             Node = node;
             _nodeIndex = index;
@@ -67,12 +68,26 @@ internal sealed unsafe partial class TcpSession
                 }
                 _ = LibC.Close(fd);
             }
-            upstream.Balancer.Feedback?.Failed(index, _worker.Index);
+            else
+            {
+                _worker.NodeHasNoAddress(upstream, node);
+            }
+            ReportFailed(timedOut: false);
             if (!CanRetry())
             {
                 Close(502, reset: false);
                 return;
             }
+        }
+    }
+
+    /// <summary>Tells the upstream (balancer feedback, passive health) that the open attempt failed; at most once per pick.</summary>
+    private void ReportFailed(bool timedOut)
+    {
+        if (_attemptOpen)
+        {
+            _attemptOpen = false;
+            Upstream!.Failed(_nodeIndex, timedOut, _worker.Index);
         }
     }
 
@@ -104,15 +119,15 @@ internal sealed unsafe partial class TcpSession
         {
             UpstreamSocket.ErrorSeen = false;
             _ = UpstreamSocket.TakeError();
-            OnConnectFailed();
+            OnConnectFailed(timedOut: false);
             return;
         }
         OnUpstreamConnected();
     }
 
-    private void OnConnectFailed()
+    private void OnConnectFailed(bool timedOut)
     {
-        Upstream!.Balancer.Feedback?.Failed(_nodeIndex, _worker.Index);
+        ReportFailed(timedOut);
         UpstreamSocket.Close(reset: false);
         if (CanRetry())
         {
@@ -128,10 +143,9 @@ internal sealed unsafe partial class TcpSession
     {
         ConnectedAt = _worker.Now;
         _lastActivity = ConnectedAt;
-        if (Upstream!.Balancer.Feedback is { } feedback)
+        if (_attemptOpen)
         {
-            feedback.Connected(_nodeIndex, ConnectedAt - _attemptStartedAt, _worker.Index);
-            _connectReported = true;
+            Upstream!.Connected(_nodeIndex, ConnectedAt - _attemptStartedAt, _worker.Index);
         }
         if (UpstreamSocket.Transport is not null || ClientSocket.Transport is not null)
         {

@@ -79,7 +79,8 @@ internal sealed unsafe partial class TcpSession : Pollable
     private int _nodeIndex;
     private TriedNodes _tried;
     private int _attempts;
-    private bool _connectReported;
+    // A pick the upstream wants outcomes of (least_conn, ewma, health checks) and has not been told the end of.
+    private bool _attemptOpen;
 
     public long ConnectionNumber;
     public long AcceptedAt;
@@ -213,7 +214,7 @@ internal sealed unsafe partial class TcpSession : Pollable
                     break;
                 case SessionState.Connecting:
                 case SessionState.Handshaking:
-                    OnConnectFailed();
+                    OnConnectFailed(timedOut: true);
                     break;
                 case SessionState.Proxying:
                     // Reads only stamp _lastActivity; the deadline moves here, lazily, not on every read.
@@ -304,9 +305,11 @@ internal sealed unsafe partial class TcpSession : Pollable
         ClientSocket.Close(reset);
         UpstreamSocket.Close(reset);
         ReleasePreread();
-        if (_connectReported)
+        if (_attemptOpen)
         {
-            Upstream!.Balancer.Feedback?.Released(_nodeIndex, _worker.Index);
+            // Connected and ended, or abandoned mid-connect (the client left): the pick is released either way.
+            _attemptOpen = false;
+            Upstream!.Released(_nodeIndex, _worker.Index);
         }
         _worker.LogSession(this, status, connected: previous == SessionState.Proxying);
         Reset();
@@ -334,7 +337,7 @@ internal sealed unsafe partial class TcpSession : Pollable
         _nodeIndex = -1;
         _tried.Clear();
         _attempts = 0;
-        _connectReported = false;
+        _attemptOpen = false;
         _stateDeadline = 0;
         DrainDeadline = 0;
         ConfigVersion = 0;

@@ -234,6 +234,16 @@ internal sealed unsafe partial class TcpWorker : IReactorClient, IDisposable
         }
     }
 
+    /// <summary>A node whose host name has never resolved was picked: its connection attempt fails at once.</summary>
+    public void NodeHasNoAddress(Upstreams.Upstream upstream, Upstreams.UpstreamNode node)
+    {
+        if (_unresolvedNodes.ShouldLog(Now, out var suppressed))
+        {
+            Log.NodeHasNoAddress(_logger, upstream.Id, node.Host, node.Port, suppressed);
+        }
+    }
+
+    private RateLimit _unresolvedNodes;
     private RateLimit _socketFailures;
     private RateLimit _registrationFailures;
     private RateLimit _acceptFailures;
