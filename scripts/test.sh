@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use: redis-server and redis-cli behind/through the gateway.
-packages=(redis-server redis-tools)
+# Debian packages the tests use: redis-server and redis-cli behind/through the gateway; dnsmasq, the DNS
+# server the resolver's tests start on a loopback port (their own, never the system's).
+packages=(redis-server redis-tools dnsmasq)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -16,7 +17,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
-  # The package starts a system redis on 6379; the tests start their own on free ports.
+  # The package starts a system redis on 6379; the tests start their own on free ports. dnsmasq's package may
+  # start a system daemon on port 53 where an init system runs; the tests do not need it, so it is stopped.
+  if [[ " ${missing[*]} " == *" dnsmasq "* ]] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet dnsmasq 2>/dev/null; then
+    $sudo_cmd systemctl disable --now dnsmasq >/dev/null 2>&1 || true
+  fi
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

@@ -1,3 +1,4 @@
+using System.Net;
 using StreamGate.Routing;
 
 namespace StreamGate.Config;
@@ -76,6 +77,9 @@ internal sealed record GatewayConfig
     /// </summary>
     public TimeSpan? DrainOnChange { get; init; }
 
+    /// <summary>apisix.dns_resolver and the keys beside it: how upstream node host names are looked up.</summary>
+    public DnsOptions Dns { get; init; } = DnsOptions.Default;
+
     /// <summary>Whether this node serves the admin API: the traditional role does, a data plane does not.</summary>
     public bool AdminEnabled => Role == "traditional";
 }
@@ -121,4 +125,40 @@ internal sealed record AccessLogOptions
     public string Path { get; init; } = "logs/access_stream.log";
 
     public string Format { get; init; } = DefaultFormat;
+}
+
+/// <summary>
+/// How node host names are looked up (Runtime/HostResolver): APISIX's apisix.dns_resolver, dns_resolver_valid and
+/// resolver_timeout, and ours (beyond), dns_ttl_min and dns_ttl_max. /etc/hosts answers first, then DNS.
+/// </summary>
+internal sealed record DnsOptions
+{
+    public static readonly DnsOptions Default = new();
+
+    /// <summary>apisix.dns_resolver: the nameservers, asked in turn; empty (APISIX's default) means those of resolv.conf.</summary>
+    public IReadOnlyList<IPEndPoint> Servers { get; init; } = [];
+
+    /// <summary>apisix.dns_resolver_valid: when set, every DNS answer is kept this long whatever its TTL (APISIX's meaning).</summary>
+    public TimeSpan? Valid { get; init; }
+
+    /// <summary>apisix.resolver_timeout: how long one name's lookup may take (APISIX's default, 5 s, which is also glibc's).</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Ours: the shortest time an answer is kept, whatever its TTL. Each expiry rebuilds the configuration, so a
+    /// TTL of 0 (which some service DNS hands out) would rebuild it continuously; 1 s bounds that.
+    /// </summary>
+    public TimeSpan TtlMin { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Ours: the longest time an answer is kept (an hour: a name with a day-long TTL that moves is followed within the hour); /etc/hosts answers are kept this long too, or until the file changes.</summary>
+    public TimeSpan TtlMax { get; init; } = TimeSpan.FromSeconds(3600);
+
+    /// <summary>The hosts file, read before any DNS query (tests point it elsewhere).</summary>
+    public string HostsPath { get; init; } = "/etc/hosts";
+
+    /// <summary>Where the nameservers, search domains and ndots come from when <see cref="Servers"/> is empty (search and ndots always).</summary>
+    public string ResolvConfPath { get; init; } = "/etc/resolv.conf";
+
+    /// <summary>How long an answer with this TTL is kept: <see cref="Valid"/> when set, else the TTL within [<see cref="TtlMin"/>, <see cref="TtlMax"/>].</summary>
+    public TimeSpan Keep(TimeSpan ttl) => Valid ?? (ttl < TtlMin ? TtlMin : ttl > TtlMax ? TtlMax : ttl);
 }

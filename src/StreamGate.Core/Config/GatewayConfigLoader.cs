@@ -71,6 +71,7 @@ internal static class GatewayConfigLoader
 
         var deployment = ReadDeployment(top, errors, warnings);
         var (keyring, controlEnabled, controlIp, controlPort, drain) = apisix is null ? (GatewayConfig.DefaultKeyring, true, "127.0.0.1", 9090, null) : ReadApisixExtras(apisix, errors);
+        var dns = apisix is null ? DnsOptions.Default : ReadDns(apisix, errors);
         var (accessLog, workers, grace, workerConnections) = ReadNginxConfig(top, errors);
         if (errors.Count > 0)
         {
@@ -92,6 +93,7 @@ internal static class GatewayConfigLoader
             ControlIp = controlIp,
             ControlPort = controlPort,
             DrainOnChange = drain,
+            Dns = dns,
             AccessLog = accessLog,
             Workers = workers,
             WorkerConnections = workerConnections,
@@ -155,6 +157,106 @@ internal static class GatewayConfigLoader
             }
         }
         return (keyring.Count > 0 ? keyring : GatewayConfig.DefaultKeyring, controlEnabled, controlIp, controlPort, drain);
+    }
+
+    /// <summary>
+    /// apisix.dns_resolver (a list of "ip" or "ip:port", IPv6 in brackets with a port), dns_resolver_valid and
+    /// resolver_timeout, as APISIX has them; dns_ttl_min and dns_ttl_max, ours. Seconds are numbers (or nginx
+    /// times, 30s).
+    /// </summary>
+    private static DnsOptions ReadDns(JsonObject apisix, List<ConfigError> errors)
+    {
+        var options = DnsOptions.Default;
+        var servers = new List<System.Net.IPEndPoint>();
+        switch (apisix["dns_resolver"])
+        {
+            case null:
+                break;
+            case JsonArray list:
+                for (var i = 0; i < list.Count; i++)
+                {
+                    var text = list[i] is { } n && n.GetValueKind() == JsonValueKind.String ? n.GetValue<string>() : null;
+                    if (text is null || !TryParseNameserver(text.Trim(), out var server))
+                    {
+                        errors.Add(new ConfigError($"apisix.dns_resolver[{i}]", $"{(text is null ? JsonObjectReader.Describe(list[i]) : $"\"{text}\"")} is not a nameserver; write an IP address, optionally with a port: 10.0.0.2, 10.0.0.2:5353, ::1, [::1]:5353"));
+                        continue;
+                    }
+                    servers.Add(server);
+                }
+                break;
+            case var other:
+                errors.Add(new ConfigError("apisix.dns_resolver", $"expected a list of nameservers (- 10.0.0.2), got {JsonObjectReader.Describe(other)}; leave it out to use those of /etc/resolv.conf"));
+                break;
+        }
+        TimeSpan? Seconds(string key, string fix)
+        {
+            if (apisix[key] is not { } node)
+            {
+                return null;
+            }
+            if (TryParseDuration(node, out var value) && value >= TimeSpan.FromSeconds(1))
+            {
+                return value;
+            }
+            errors.Add(new ConfigError($"apisix.{key}", $"expected a number of seconds of at least 1, got {node.ToJsonString()}; {fix}"));
+            return null;
+        }
+        var valid = Seconds("dns_resolver_valid", "it replaces the TTL of every DNS answer (leave it out to honour the TTLs)");
+        var timeout = Seconds("resolver_timeout", "it bounds one name's lookup (APISIX's default is 5)");
+        var min = Seconds("dns_ttl_min", "answers are kept at least this long, and each expiry rebuilds the configuration (default 1)");
+        var max = Seconds("dns_ttl_max", "answers are kept at most this long (default 3600)");
+        options = options with
+        {
+            Servers = servers,
+            Valid = valid,
+            Timeout = timeout ?? options.Timeout,
+            TtlMin = min ?? options.TtlMin,
+            TtlMax = max ?? options.TtlMax,
+        };
+        if (options.TtlMin > options.TtlMax)
+        {
+            errors.Add(new ConfigError("apisix.dns_ttl_min", $"dns_ttl_min ({options.TtlMin.TotalSeconds:0.###} s) is above dns_ttl_max ({options.TtlMax.TotalSeconds:0.###} s); lower dns_ttl_min or raise dns_ttl_max"));
+        }
+        return options;
+    }
+
+    /// <summary>"10.0.0.2", "10.0.0.2:5353", "::1", "[::1]", "[::1]:5353"; port 53 unless given.</summary>
+    internal static bool TryParseNameserver(string text, out System.Net.IPEndPoint server)
+    {
+        server = null!;
+        var host = text;
+        var port = 53;
+        if (text.StartsWith('['))
+        {
+            var close = text.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0)
+            {
+                return false;
+            }
+            host = text[1..close];
+            var rest = text[(close + 1)..];
+            if (rest.Length > 0 && (rest[0] != ':' || !TryPort(rest[1..], out port)))
+            {
+                return false;
+            }
+        }
+        else if (text.Count(c => c == ':') == 1)
+        {
+            var colon = text.IndexOf(':', StringComparison.Ordinal);
+            host = text[..colon];
+            if (!TryPort(text[(colon + 1)..], out port))
+            {
+                return false;
+            }
+        }
+        // IPAddress.TryParse also takes "10.1" and "1" (inet_aton's forms): a nameserver is written in full.
+        if (!System.Net.IPAddress.TryParse(host, out var address) ||
+            (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? text.StartsWith('[') || host.Count(c => c == '.') != 3 : false))
+        {
+            return false;
+        }
+        server = new System.Net.IPEndPoint(address, port);
+        return true;
     }
 
     private static void ReadStreamProxy(JsonObject streamProxy, List<ListenEntry> listeners, List<ConfigError> errors)

@@ -334,6 +334,9 @@ internal static class SchemaValidator
     /// <summary>
     /// anyOf: api7's one message, and (ours) the failure of the branch meant for the value, the first whose type
     /// takes it, as the hint, after the schema's description (<c>an id is ...: string too long, ...</c>).
+    /// api7 follows its message with the required lists of the branches that have one, JSON-encoded and joined by
+    /// " or " (<c>object matches none of the required: ["active"] or ["passive"]</c>, health-check.t TEST 12);
+    /// when every branch is such a list the message says it all, and the hint is the description alone.
     /// </summary>
     private static bool AnyOf(JsonObject schema, JsonArray branches, JsonNode? value, string path, List<Failure> failures, bool luaTypes)
     {
@@ -343,6 +346,13 @@ internal static class SchemaValidator
             {
                 return true;
             }
+        }
+        var requires = branches.Select(b => b!["required"]).OfType<JsonArray>().Select(r => r.ToJsonString()).ToList();
+        var none = requires.Count == 0 ? "object matches none of the required" : "object matches none of the required: " + string.Join(" or ", requires);
+        if (requires.Count == branches.Count && branches.All(b => b!["type"] is null))
+        {
+            failures.Add(new Failure(path, none, false, Description(schema)));
+            return false;
         }
         var meant = branches.Select(b => b!.AsObject()).FirstOrDefault(b => b["type"] is not { } t || TypeAccepts(t, value));
         if (meant is null)
@@ -355,7 +365,7 @@ internal static class SchemaValidator
             }
             else
             {
-                failures.Add(new Failure(path, "object matches none of the required", false, Hint(schema, wrongType)));
+                failures.Add(new Failure(path, none, false, Hint(schema, wrongType)));
             }
             return false;
         }
@@ -367,7 +377,7 @@ internal static class SchemaValidator
         }
         else
         {
-            failures.Add(new Failure(path, "object matches none of the required", false, Hint(schema, inner.Count > 0 ? Detail(path, inner[0]) : null)));
+            failures.Add(new Failure(path, none, false, Hint(schema, inner.Count > 0 ? Detail(path, inner[0]) : null)));
         }
         return false;
     }

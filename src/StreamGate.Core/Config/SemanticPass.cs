@@ -16,11 +16,11 @@ internal sealed class SemanticPass
 
     /// <summary>Validates <paramref name="obj"/> against <paramref name="schema"/>, then stands ready for the checks that follow it.</summary>
     public SemanticPass(JsonObject schema, JsonObject obj, string path, List<ConfigError> errors)
-        : this(schema, obj, path, errors, validate: true)
+        : this(schema, obj, path, errors, validate: true, parent: null)
     {
     }
 
-    private SemanticPass(JsonObject schema, JsonObject obj, string path, List<ConfigError> errors, bool validate)
+    private SemanticPass(JsonObject schema, JsonObject obj, string path, List<ConfigError> errors, bool validate, SemanticPass? parent)
     {
         Schema = schema;
         _object = obj;
@@ -31,10 +31,16 @@ internal sealed class SemanticPass
         {
             SchemaValidator.Validate(schema, obj, path, errors);
         }
+        // The checks that belong to a definition run with its schema pass, wherever the object is parsed (an
+        // upstream on its own, a service's or a route's inline one), so no parser can leave them out.
+        if (ReferenceEquals(schema, UpstreamDefinition.Schema))
+        {
+            UpstreamChecks(inlineInRoute: ReferenceEquals(parent?.Schema, StreamRouteDefinition.Schema));
+        }
     }
 
     /// <summary>The second pass of an object inside one already validated (a route's inline upstream): the schema pass is not repeated.</summary>
-    public SemanticPass Inner(JsonObject schema, JsonObject obj, string name) => new(schema, obj, Child(name), Errors, validate: false);
+    public SemanticPass Inner(JsonObject schema, JsonObject obj, string name) => new(schema, obj, Child(name), Errors, validate: false, parent: this);
 
     public JsonObject Schema { get; }
 
@@ -171,5 +177,175 @@ internal sealed class SemanticPass
         var sorted = Errors.Skip(_from).OrderBy(Rank).ToList();
         Errors.RemoveRange(_from, sorted.Count);
         Errors.AddRange(sorted);
+    }
+
+    /// <summary>
+    /// An upstream's checks after its schema: APISIX's check_upstream_conf for chash (apisix/upstream.lua: the
+    /// <c>missing key</c> answer, the key's schema by hash_on, in its words), then ours for a stream upstream
+    /// (HTTP-only keys and hash_on values refused; health check probes for tcp only).
+    /// </summary>
+    /// <param name="inlineInRoute">
+    /// A stream route's inline upstream: APISIX's stream_routes.lua checks it against the schema only, so a chash
+    /// upstream there without a key is taken, and its connections hash on remote_addr.
+    /// </param>
+    private void UpstreamChecks(bool inlineInRoute)
+    {
+        ChashKey(inlineInRoute);
+        ProbeFields();
+    }
+
+    private const string UseAStreamKey = "a stream upstream hashes on hash_on vars with key remote_addr, remote_port, server_addr, server_port or mqtt_client_id";
+
+    private void ChashKey(bool inlineInRoute)
+    {
+        if (String("type") != "chash" || (IsSet("hash_on") && Clean("hash_on") is null) || (IsSet("key") && Clean("key") is null))
+        {
+            return;
+        }
+        var hashOn = String("hash_on") ?? "vars";
+        var key = String("key");
+        var keyPath = Child("key");
+        if (key is null)
+        {
+            if (hashOn != "consumer" && !inlineInRoute)
+            {
+                Errors.Add(new ConfigError(keyPath, "missing key") { Form = ConfigErrorForm.Bare, Hint = $"type chash needs the key to hash on; {UseAStreamKey}" });
+            }
+            else if (hashOn is "header" or "cookie" or "consumer")
+            {
+                HttpOnlyHashOn(hashOn);
+            }
+            return;
+        }
+        switch (hashOn)
+        {
+            case "vars":
+                if (Array.IndexOf(UpstreamDefinition.StreamHashKeys, key) >= 0)
+                {
+                    return;
+                }
+                if (!KeyMatches(UpstreamDefinition.HashVarsPattern, key, keyPath))
+                {
+                    return;
+                }
+                Error("key", $"\"{key}\" has no value on a stream connection (APISIX then hashes on remote_addr); use one of {string.Join(", ", UpstreamDefinition.StreamHashKeys)}");
+                return;
+            case "header" or "cookie":
+                if (KeyMatches(UpstreamDefinition.HashHeaderPattern, key, keyPath))
+                {
+                    HttpOnlyHashOn(hashOn);
+                }
+                return;
+            case "consumer":
+                HttpOnlyHashOn(hashOn);
+                return;
+            default:
+                VarsCombination(key);
+                return;
+        }
+    }
+
+    /// <summary>The key against the schema check_upstream_conf picks by hash_on; its failure in api7's words, prefixed as APISIX prefixes it.</summary>
+    private bool KeyMatches(string pattern, string key, string keyPath)
+    {
+        var problems = new List<ConfigError>();
+        if (SchemaValidator.Validate(SchemaBuilder.Str(pattern: pattern), JsonValue.Create(key), keyPath, problems))
+        {
+            return true;
+        }
+        Errors.Add(problems[0] with { Form = ConfigErrorForm.Check, Hint = UseAStreamKey });
+        return false;
+    }
+
+    private void HttpOnlyHashOn(string hashOn)
+    {
+        var what = hashOn switch
+        {
+            "header" => "request headers",
+            "cookie" => "cookies",
+            _ => "consumer",
+        };
+        Error("hash_on", $"hash_on \"{hashOn}\" is for HTTP routes: a stream connection has no {what} (APISIX then hashes on remote_addr); {UseAStreamKey}");
+    }
+
+    /// <summary>
+    /// hash_on vars_combinations: APISIX takes any string and resolves its <c>$name</c> and <c>${name}</c> (a
+    /// <c>\$</c> is a dollar); a key with no variable, or whose variables all lack a value, hashes on remote_addr.
+    /// Ours: every variable must be one a stream connection has, and there must be one.
+    /// </summary>
+    private void VarsCombination(string key)
+    {
+        var names = new List<string>();
+        for (var i = 0; i < key.Length; i++)
+        {
+            if (key[i] != '$' || (i > 0 && key[i - 1] == '\\'))
+            {
+                continue;
+            }
+            string? name = null;
+            if (i + 1 < key.Length && key[i + 1] == '{')
+            {
+                var close = key.IndexOf('}', i + 2);
+                if (close > i + 2)
+                {
+                    name = key[(i + 2)..close].Trim();
+                    i = close;
+                }
+            }
+            else
+            {
+                var end = i + 1;
+                while (end < key.Length && (char.IsAsciiLetterOrDigit(key[end]) || key[end] is '_' or '.'))
+                {
+                    end++;
+                }
+                if (end > i + 1)
+                {
+                    name = key[(i + 1)..end];
+                    i = end - 1;
+                }
+            }
+            if (name is not null)
+            {
+                names.Add(name);
+            }
+        }
+        var keys = string.Join(", ", UpstreamDefinition.StreamHashKeys.Select(k => "$" + k));
+        if (names.Count == 0)
+        {
+            Error("key", $"\"{key}\" names no variable (APISIX then hashes on remote_addr); combine {keys}, such as \"$remote_addr $server_port\"");
+            return;
+        }
+        foreach (var name in names)
+        {
+            if (Array.IndexOf(UpstreamDefinition.StreamHashKeys, name) < 0)
+            {
+                Error("key", $"\"${name}\" has no value on a stream connection; combine {keys}");
+                return;
+            }
+        }
+    }
+
+    /// <summary>Ours: checks.active.send and expect speak to a tcp probe; an http or https probe has its own request and answer.</summary>
+    private void ProbeFields()
+    {
+        if (Clean("checks") is not JsonObject checks || checks["active"] is not JsonObject active)
+        {
+            return;
+        }
+        var type = active["type"]?.GetValue<string>();
+        if (type == "tcp")
+        {
+            return;
+        }
+        var typeText = type is null ? "\"http\" (the default when type is not set)" : $"\"{type}\"";
+        foreach (var name in (ReadOnlySpan<string>)["send", "expect"])
+        {
+            if (active[name] is not null)
+            {
+                Errors.Add(new ConfigError($"{Child("checks")}.active.{name}",
+                    $"property \"{name}\" validation failed: {name} is for tcp probes, and this active check's type is {typeText}; set \"type\": \"tcp\", or remove {name} (http and https probes check http_statuses)"));
+            }
+        }
     }
 }

@@ -8,114 +8,286 @@ namespace StreamGate.Runtime;
 /// <summary>
 /// Looks up the host names of a configuration's upstream nodes before its snapshot is built: every name at
 /// once, asynchronously, each bounded by a timeout, so the build itself never waits on DNS and ten slow names
-/// cost one timeout, not ten. IP literals are not looked up. A name that does not resolve maps to null (its
-/// nodes get no address and connections go to the next node) and is logged once per call, with the reason.
+/// cost one timeout, not ten. IP literals are not looked up. /etc/hosts answers first; then DNS (A, then AAAA),
+/// whose answers are kept for their TTL within [dns_ttl_min, dns_ttl_max], or for dns_resolver_valid.
 /// </summary>
 /// <remarks>
-/// Each build asks again; answers are kept only <see cref="CacheFor"/>, to spare the DNS a burst of rebuilds.
-/// Nothing re-resolves between builds: a changed record reaches the gateway with the next configuration change.
-/// TTL-driven refresh (the DNS nodes of the upstream issue) plugs in here: a lookup that returns its record's TTL
-/// would keep the answer that long instead of <see cref="CacheFor"/>, and on expiry raise the owning source's
-/// rebuild signal (StoreConfigSource's change channel, the watcher's poll), so a refresh is just another build.
+/// <para>
+/// Expiry: when an answer in use (one of the names of the last <see cref="ResolveAsync"/>) expires, or /etc/hosts
+/// changes what it says of one, <see cref="Expired"/> is raised, once, on a timer thread (never an event loop);
+/// the owner rebuilds, which asks again through <see cref="ResolveAsync"/> and so arms the next expiry. Answers
+/// due within <see cref="BatchWindow"/> of the first are renewed by the same build, so names with one TTL cost
+/// one rebuild.
+/// </para>
+/// <para>
+/// Failures: a name whose refresh fails keeps its last good address (stale is better than no node: a DNS
+/// outage must not empty every upstream) and is asked again after 5 s, doubling to 60 s while it keeps failing; a
+/// name that never resolved maps to null and <see cref="LastError"/> says why. A failure streak is logged once,
+/// at its start, and its end once.
+/// </para>
 /// </remarks>
-internal sealed partial class HostResolver
+internal sealed partial class HostResolver : IDisposable
 {
-    /// <summary>
-    /// glibc's own per-query timeout (resolv.conf <c>options timeout</c>, 5 s by default): a name the first
-    /// server has not answered by then counts as unresolved for this build, and the next build asks again.
-    /// </summary>
+    /// <summary>resolver_timeout's default (APISIX's), and glibc's per-query timeout: the default bound of one name's lookup.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// How long an answer (or a failure) serves further builds. Under a stream of admin writes the store rebuilds
-    /// every few milliseconds; 5 s turns that into one query per name per 5 s. It is the shortest TTL common
-    /// service DNS hands out (CoreDNS's kubernetes plugin answers with 5 s unless told otherwise), so an answer
-    /// is never kept longer than such a DNS would let any client keep it.
+    /// How long an answer that came with no TTL (a supplied lookup, as getaddrinfo's) is kept, and the first retry
+    /// of a failed name: the shortest TTL common service DNS hands out (CoreDNS's kubernetes plugin answers with
+    /// 5 s unless told otherwise), so under a stream of admin writes a name costs one query per 5 s.
     /// </summary>
     public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
+
+    /// <summary>The longest wait between retries of a name that keeps failing.</summary>
+    public static readonly TimeSpan MaxRetry = TimeSpan.FromSeconds(60);
+
+    /// <summary>Answers expiring this soon after the one that is due are renewed with it (see the remarks).</summary>
+    public static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>While a name in use comes from /etc/hosts (or could), the file is looked at this often for changes.</summary>
+    public static readonly TimeSpan HostsCheck = TimeSpan.FromSeconds(5);
 
     private static readonly IReadOnlyDictionary<string, IPAddress?> s_none = new Dictionary<string, IPAddress?>();
 
     private readonly ILogger _logger;
-    private readonly Func<string, CancellationToken, Task<IPAddress[]>> _lookup;
+    private readonly Func<string, CancellationToken, Task<DnsAnswer>> _lookup;
+    private readonly DnsOptions _options;
     private readonly TimeProvider _time;
-    private readonly TimeSpan _timeout;
+    private readonly HostsFile? _hosts;
+    private readonly ITimer _timer;
     private readonly Lock _lock = new();
-    // A lookup in flight is shared too: a build that starts while another waits on a name joins that lookup
-    // instead of queuing a second getaddrinfo behind it.
-    private readonly Dictionary<string, Lookup> _lookups = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, Entry> _entries = new(StringComparer.OrdinalIgnoreCase);
+    private string[] _inUse = [];
+    private bool _armed;
+    private bool _disposed;
+
+    /// <summary>A resolver that asks DNS with the gateway's settings (config.yaml's apisix.dns_resolver and the keys beside it).</summary>
+    public HostResolver(ILogger logger, DnsOptions options, TimeProvider? time = null)
+        : this(logger, options, new DnsLookup(options).LookupAsync, time, new HostsFile(options.HostsPath))
+    {
+    }
 
     /// <param name="logger">Where unresolved names are reported.</param>
-    /// <param name="lookup">The DNS lookup; <see cref="Dns.GetHostAddressesAsync(string, CancellationToken)"/> unless a test supplies one.</param>
-    /// <param name="time">The clock of the answer cache and the timeout.</param>
+    /// <param name="lookup">
+    /// A lookup without TTLs (its answers are kept <see cref="CacheFor"/>, and no hosts file is read), for tests;
+    /// unless one is supplied, DNS with <see cref="DnsOptions.Default"/> and /etc/hosts.
+    /// </param>
+    /// <param name="time">The clock of the answers and the timeout.</param>
     /// <param name="timeout">How long one name may take; <see cref="DefaultTimeout"/> unless a test supplies one.</param>
     public HostResolver(ILogger logger, Func<string, CancellationToken, Task<IPAddress[]>>? lookup = null, TimeProvider? time = null, TimeSpan? timeout = null)
+        : this(
+            logger,
+            DnsOptions.Default with { Timeout = timeout ?? DefaultTimeout },
+            lookup is null ? new DnsLookup(DnsOptions.Default with { Timeout = timeout ?? DefaultTimeout }).LookupAsync : WithoutTtl(lookup),
+            time,
+            lookup is null ? new HostsFile(DnsOptions.Default.HostsPath) : null)
+    {
+    }
+
+    /// <summary>Everything supplied: a lookup that gives TTLs, the settings, and the hosts file (null: none).</summary>
+    internal HostResolver(ILogger logger, DnsOptions options, Func<string, CancellationToken, Task<DnsAnswer>> lookup, TimeProvider? time, HostsFile? hosts)
     {
         _logger = logger;
-        _lookup = lookup ?? Dns.GetHostAddressesAsync;
+        _options = options;
+        _lookup = lookup;
         _time = time ?? TimeProvider.System;
-        _timeout = timeout ?? DefaultTimeout;
+        _hosts = hosts;
+        _timer = _time.CreateTimer(static state => ((HostResolver)state!).CheckExpiry(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>
+    /// Raised when an answer in use has expired (or /etc/hosts changed one): rebuild, which resolves again. Raised
+    /// on a timer thread, once per batch of expiries, and not again before the next <see cref="ResolveAsync"/>.
+    /// </summary>
+    public event Action? Expired;
+
+    /// <summary>
     /// The address of every host name the set's upstream nodes use (services' and routes' inline upstreams too);
-    /// null for a name that did not resolve. IP literals are not in the result.
+    /// null for a name that has never resolved (<see cref="LastError"/> says why). IP literals are not in the
+    /// result. These names become the ones in use, whose expiry raises <see cref="Expired"/>.
     /// </summary>
     public async Task<IReadOnlyDictionary<string, IPAddress?>> ResolveAsync(ConfigSet config, CancellationToken cancellation = default)
     {
         var names = HostNames(config);
-        if (names.Count == 0)
-        {
-            return s_none;
-        }
-        var lookups = new Lookup[names.Count];
-        List<(string Name, Lookup Lookup)>? started = null;
+        var tasks = new Task[names.Count];
+        var entries = new Entry[names.Count];
         lock (_lock)
         {
             var now = _time.GetTimestamp();
-            // Names no longer in any configuration go once their answer is stale.
-            foreach (var (name, lookup) in _lookups)
+            _hosts?.Refresh();
+            var used = new HashSet<string>(names, StringComparer.OrdinalIgnoreCase);
+            foreach (var (name, entry) in _entries)
             {
-                if (IsStale(lookup, now))
+                // Names no longer in any configuration go once nothing waits on them.
+                if (!used.Contains(name) && entry.Pending is null && Due(entry, now))
                 {
-                    _lookups.Remove(name);
+                    _entries.Remove(name);
                 }
             }
             for (var i = 0; i < names.Count; i++)
             {
-                if (!_lookups.TryGetValue(names[i], out var lookup))
+                if (!_entries.TryGetValue(names[i], out var entry))
                 {
-                    lookup = new Lookup();
-                    _lookups[names[i]] = lookup;
-                    (started ??= []).Add((names[i], lookup));
+                    entry = new Entry();
+                    _entries[names[i]] = entry;
                 }
-                lookups[i] = lookup;
+                entries[i] = entry;
+                if (_hosts?.Lookup(names[i]) is { } listed)
+                {
+                    entry.FromHosts(listed, now + Ticks(_options.TtlMax));
+                    tasks[i] = Task.CompletedTask;
+                    continue;
+                }
+                if (entry.Pending is null && (entry.FromHostsFile || Due(entry, now)))
+                {
+                    entry.FromHostsFile = false;
+                    entry.Pending = CompleteAsync(names[i], entry);
+                }
+                tasks[i] = entry.Pending ?? Task.CompletedTask;
             }
+            _inUse = [.. names];
         }
-        // Started outside the lock: a lookup may do some of its work before its first await.
-        if (started is not null)
+        if (names.Count == 0)
         {
-            foreach (var (name, lookup) in started)
-            {
-                _ = CompleteAsync(name, lookup);
-            }
+            Arm();
+            return s_none;
         }
+        // Every lookup is already running; waiting for all costs the slowest, not the sum.
+        await Task.WhenAll(tasks).WaitAsync(cancellation).ConfigureAwait(false);
         var resolved = new Dictionary<string, IPAddress?>(names.Count, StringComparer.OrdinalIgnoreCase);
-        for (var i = 0; i < names.Count; i++)
+        lock (_lock)
         {
-            // Every lookup is already running; awaiting them in turn costs the slowest, not the sum.
-            var answer = await lookups[i].Answer.Task.WaitAsync(cancellation).ConfigureAwait(false);
-            resolved[names[i]] = answer.Address;
-            if (answer.Error is not null)
+            for (var i = 0; i < names.Count; i++)
             {
-                Unresolved(_logger, names[i], answer.Error);
+                resolved[names[i]] = entries[i].Address;
             }
         }
+        Arm();
         return resolved;
     }
 
-    private bool IsStale(Lookup lookup, long now) =>
-        lookup.Answer.Task.IsCompleted && _time.GetElapsedTime(Volatile.Read(ref lookup.AnsweredAt), now) >= CacheFor;
+    /// <summary>Why the name has no address now, or why its last refresh failed (it then keeps its last good one); null when its last lookup succeeded.</summary>
+    public string? LastError(string name)
+    {
+        lock (_lock)
+        {
+            return _entries.TryGetValue(name, out var entry) ? entry.Error : null;
+        }
+    }
+
+    /// <summary>How long until the first answer in use expires (null: none in use), as of now.</summary>
+    public TimeSpan? NextExpiry
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return Earliest() is { } at ? TimeSpan.FromTicks(Math.Max(0, (at - _time.GetTimestamp()) * TimeSpan.TicksPerSecond / _time.TimestampFrequency)) : null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// What the expiry timer runs: raises <see cref="Expired"/> when an answer in use is due or /etc/hosts changed
+    /// one, else waits again. Internal so tests with their own clock can run it.
+    /// </summary>
+    internal bool CheckExpiry()
+    {
+        lock (_lock)
+        {
+            if (!_armed || _disposed)
+            {
+                return false;
+            }
+            var now = _time.GetTimestamp();
+            var due = false;
+            if (_hosts is not null && _hosts.Refresh())
+            {
+                // The file changed: due if it now says something else of a name in use.
+                foreach (var name in _inUse)
+                {
+                    var listed = _hosts.Lookup(name);
+                    if (_entries.TryGetValue(name, out var entry) && (entry.FromHostsFile ? !Equals(listed, entry.Address) : listed is not null))
+                    {
+                        due = true;
+                        break;
+                    }
+                }
+            }
+            if (!due && Earliest() is { } earliest && earliest <= now)
+            {
+                due = true;
+            }
+            if (!due)
+            {
+                ArmLocked(now);
+                return false;
+            }
+            _armed = false;
+        }
+        try
+        {
+            Expired?.Invoke();
+        }
+#pragma warning disable CA1031 // A timer thread must not die of a subscriber's fault; the next ResolveAsync arms again.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            ExpiredHandlerFailed(_logger, e);
+        }
+        return true;
+    }
+
+    private void Arm()
+    {
+        lock (_lock)
+        {
+            ArmLocked(_time.GetTimestamp());
+        }
+    }
+
+    private void ArmLocked(long now)
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        var earliest = Earliest();
+        if (_hosts is not null && _inUse.Length > 0)
+        {
+            // Any name in use could be listed in the file tomorrow; looking costs one stat.
+            var check = now + Ticks(HostsCheck);
+            earliest = earliest is { } e ? Math.Min(e, check) : check;
+        }
+        if (earliest is not { } at)
+        {
+            _armed = false;
+            _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            return;
+        }
+        _armed = true;
+        var wait = TimeSpan.FromTicks(Math.Max(0, (at - now) * TimeSpan.TicksPerSecond / _time.TimestampFrequency));
+        // A timer's due time is at most about 49 days; TTLs are far below that.
+        _timer.Change(wait + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The first expiry among the names in use whose lookup is not under way.</summary>
+    private long? Earliest()
+    {
+        long? earliest = null;
+        foreach (var name in _inUse)
+        {
+            if (_entries.TryGetValue(name, out var entry) && entry.Pending is null && entry.ExpiresAt is { } at)
+            {
+                earliest = earliest is { } e ? Math.Min(e, at) : at;
+            }
+        }
+        return earliest;
+    }
+
+    private bool Due(Entry entry, long now) => entry.ExpiresAt is not { } at || at - now <= Ticks(BatchWindow);
+
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
 
     private static List<string> HostNames(ConfigSet config)
     {
@@ -150,41 +322,125 @@ internal sealed partial class HostResolver
         }
     }
 
-    private async Task CompleteAsync(string name, Lookup lookup)
+    private async Task CompleteAsync(string name, Entry entry)
     {
-        Answer answer;
+        // Off the caller's stack: the lookup may do some work before its first await, and the lock is held.
+        await Task.Yield();
+        DnsAnswer answer;
         try
         {
-            using var timeout = new CancellationTokenSource(_timeout, _time);
-            // The wait is bounded apart from the token: glibc cannot cancel a getaddrinfo already under way, so
-            // the token alone may not end it. Such a lookup finishes in the background, shared, not repeated.
-            var addresses = await _lookup(name, timeout.Token).WaitAsync(_timeout, _time).ConfigureAwait(false);
-            var address = Array.Find(addresses, a => a.AddressFamily == AddressFamily.InterNetwork) ?? (addresses.Length > 0 ? addresses[0] : null);
-            answer = address is null ? new Answer(null, "no addresses") : new Answer(address, null);
+            using var timeout = new CancellationTokenSource(_options.Timeout, _time);
+            // The wait is bounded apart from the token: a lookup that ignores its token (getaddrinfo cannot be
+            // cancelled once under way) finishes in the background, shared, not repeated.
+            answer = await _lookup(name, timeout.Token).WaitAsync(_options.Timeout, _time).ConfigureAwait(false);
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
-            answer = new Answer(null, $"no answer within {_timeout.TotalSeconds:0.###} s");
+            answer = new DnsAnswer(null, null, $"no answer within {_options.Timeout.TotalSeconds:0.###} s");
         }
-#pragma warning disable CA1031 // Whatever a lookup throws, the name just has no address: a build must not fail or hang on DNS.
+#pragma warning disable CA1031 // Whatever a lookup throws, the name just has no (new) address: a build must not fail or hang on DNS.
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            answer = new Answer(null, e.Message);
+            answer = new DnsAnswer(null, null, e.Message);
         }
-        Volatile.Write(ref lookup.AnsweredAt, _time.GetTimestamp());
-        lookup.Answer.SetResult(answer);
+        IPAddress? kept;
+        int streak;
+        lock (_lock)
+        {
+            var now = _time.GetTimestamp();
+            entry.Pending = null;
+            if (entry.FromHostsFile)
+            {
+                // The hosts file listed the name while DNS was asked: the file wins.
+                return;
+            }
+            if (answer.Address is { } address)
+            {
+                streak = entry.Failures;
+                entry.Address = address;
+                entry.Error = null;
+                entry.Failures = 0;
+                entry.ExpiresAt = now + Ticks(_options.Keep(answer.Ttl ?? CacheFor));
+                kept = address;
+            }
+            else
+            {
+                entry.Failures++;
+                streak = entry.Failures;
+                entry.Error = answer.Error ?? "no addresses";
+                var retry = TimeSpan.FromTicks(Math.Min(MaxRetry.Ticks, CacheFor.Ticks << Math.Min(streak - 1, 8)));
+                entry.ExpiresAt = now + Ticks(retry < _options.TtlMin ? _options.TtlMin : retry);
+                kept = entry.Address;
+            }
+        }
+        if (answer.Address is not null)
+        {
+            if (streak > 0)
+            {
+                Recovered(_logger, name, answer.Address, streak);
+            }
+        }
+        else if (streak == 1)
+        {
+            if (kept is null)
+            {
+                Unresolved(_logger, name, answer.Error ?? "no addresses");
+            }
+            else
+            {
+                RefreshFailed(_logger, name, answer.Error ?? "no addresses", kept);
+            }
+        }
     }
 
-    private sealed class Lookup
+    private static Func<string, CancellationToken, Task<DnsAnswer>> WithoutTtl(Func<string, CancellationToken, Task<IPAddress[]>> lookup) =>
+        async (name, cancellation) =>
+        {
+            var addresses = await lookup(name, cancellation).ConfigureAwait(false);
+            var address = Array.Find(addresses, a => a.AddressFamily == AddressFamily.InterNetwork) ?? (addresses.Length > 0 ? addresses[0] : null);
+            return address is null ? new DnsAnswer(null, null, "no addresses") : new DnsAnswer(address, null, null);
+        };
+
+    public void Dispose()
     {
-        // Continuations run off the thread completing the lookup, which may be the DNS's own callback thread.
-        public readonly TaskCompletionSource<Answer> Answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public long AnsweredAt;
+        lock (_lock)
+        {
+            _disposed = true;
+            _armed = false;
+        }
+        _timer.Dispose();
     }
 
-    private readonly record struct Answer(IPAddress? Address, string? Error);
+    /// <summary>One name: its last good address, when it expires, the lookup under way, and its failure streak.</summary>
+    private sealed class Entry
+    {
+        public IPAddress? Address;
+        public long? ExpiresAt;
+        public Task? Pending;
+        public string? Error;
+        public int Failures;
+        public bool FromHostsFile;
 
-    [LoggerMessage(EventId = 220, Level = LogLevel.Warning, Message = "Upstream node host {Host} did not resolve ({Reason}); its nodes are skipped until a configuration change resolves it")]
+        public void FromHosts(IPAddress address, long expiresAt)
+        {
+            Address = address;
+            ExpiresAt = expiresAt;
+            Error = null;
+            Failures = 0;
+            FromHostsFile = true;
+        }
+    }
+
+    [LoggerMessage(EventId = 220, Level = LogLevel.Warning, Message = "Upstream node host {Host} did not resolve ({Reason}); its nodes get no address until it does (asked again from 5 s to 60 s apart)")]
     private static partial void Unresolved(ILogger logger, string host, string reason);
+
+    [LoggerMessage(EventId = 221, Level = LogLevel.Warning, Message = "Refreshing upstream node host {Host} failed ({Reason}); its last address {Address} keeps serving until a refresh succeeds")]
+    private static partial void RefreshFailed(ILogger logger, string host, string reason, IPAddress address);
+
+    [LoggerMessage(EventId = 222, Level = LogLevel.Information, Message = "Upstream node host {Host} resolves again, to {Address}, after {Failures} failed lookups")]
+    private static partial void Recovered(ILogger logger, string host, IPAddress address, int failures);
+
+    [LoggerMessage(EventId = 223, Level = LogLevel.Error, Message = "A handler of the DNS expiry event failed; the configuration is rebuilt at the next change")]
+    private static partial void ExpiredHandlerFailed(ILogger logger, Exception exception);
 }

@@ -21,8 +21,13 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
     private readonly SnapshotHolder _snapshots;
     private readonly ILogger _logger;
     private readonly TimeSpan _interval;
+    private readonly HostResolver _resolver;
+    private readonly bool _ownsResolver;
     private readonly SnapshotBuilder _builder;
     private readonly Func<string, byte[]> _read;
+    // The configuration applied last, rebuilt as it is when a DNS answer it uses expires (_dnsExpired set).
+    private ConfigSet? _lastSet;
+    private int _dnsExpired;
     private readonly CancellationTokenSource _stop = new();
     private byte[] _lastHash = [];
     private FileStamp? _lastStamp;
@@ -39,9 +44,15 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
         _snapshots = snapshots;
         _logger = logger;
         _interval = interval ?? TimeSpan.FromSeconds(1);
-        _builder = new SnapshotBuilder(resolver ?? new HostResolver(logger), snapshots.Upstreams);
+        _ownsResolver = resolver is null;
+        _resolver = resolver ?? new HostResolver(logger);
+        _builder = new SnapshotBuilder(_resolver, snapshots.Upstreams);
         _read = read ?? StandaloneFile.ReadBytes;
+        // An expired DNS answer rebuilds the file's last configuration at the next poll (raised on a timer thread).
+        _resolver.Expired += OnDnsExpired;
     }
+
+    private void OnDnsExpired() => Volatile.Write(ref _dnsExpired, 1);
 
     /// <summary>Reads, validates and builds the file's configuration without applying it (streamgate validate).</summary>
     public static async Task<RuntimeSnapshot> LoadSnapshotAsync(string path, long version, HostResolver resolver, CancellationToken cancellation = default) =>
@@ -71,6 +82,7 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
         var set = StandaloneFile.Parse(StandaloneFile.Decode(bytes));
         var snapshot = await BuildOrThrowAsync(_builder, set, ++_version, cancellation).ConfigureAwait(false);
         _snapshots.Apply(snapshot);
+        _lastSet = set;
         Applied(_logger, _path, snapshot.Routes.Routes.Count, snapshot.Version);
     }
 
@@ -120,6 +132,13 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
     /// <summary>Applies the file if it changed since the last look. Throws only when cancelled.</summary>
     public async Task CheckOnceAsync(CancellationToken cancellation = default)
     {
+        // Taken first: a change of the file rebuilds anyway, and asks DNS again with it.
+        var dnsExpired = Interlocked.Exchange(ref _dnsExpired, 0) == 1;
+        await CheckFileAsync(dnsExpired, cancellation).ConfigureAwait(false);
+    }
+
+    private async Task CheckFileAsync(bool dnsExpired, CancellationToken cancellation)
+    {
         var stamp = default(FileStamp);
         byte[] bytes;
         try
@@ -134,6 +153,7 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
             stamp = FileStamp.Of(info);
             if (stamp == _lastStamp)
             {
+                await RebuildIfExpiredAsync(dnsExpired, cancellation).ConfigureAwait(false);
                 return;
             }
             bytes = _read(_path);
@@ -160,6 +180,7 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
         var hash = SHA256.HashData(bytes);
         if (hash.AsSpan().SequenceEqual(_lastHash))
         {
+            await RebuildIfExpiredAsync(dnsExpired, cancellation).ConfigureAwait(false);
             return;
         }
         // Remember the content before applying it, so a bad one is reported once, not every second.
@@ -170,7 +191,27 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
             var snapshot = await BuildOrThrowAsync(_builder, set, _version + 1, cancellation).ConfigureAwait(false);
             _version++;
             _snapshots.Apply(snapshot);
+            _lastSet = set;
             Applied(_logger, _path, snapshot.Routes.Routes.Count, snapshot.Version);
+        }
+        catch (ConfigException e)
+        {
+            Reject(e.Message);
+        }
+    }
+
+    /// <summary>The file is as it was, but a DNS answer its configuration uses expired: the same set, built on fresh answers.</summary>
+    private async Task RebuildIfExpiredAsync(bool dnsExpired, CancellationToken cancellation)
+    {
+        if (!dnsExpired || _lastSet is not { } set)
+        {
+            return;
+        }
+        try
+        {
+            var snapshot = await BuildOrThrowAsync(_builder, set, _version + 1, cancellation).ConfigureAwait(false);
+            _version++;
+            _snapshots.Apply(snapshot);
         }
         catch (ConfigException e)
         {
@@ -195,12 +236,17 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _resolver.Expired -= OnDnsExpired;
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_polling is not null)
         {
             await _polling.ConfigureAwait(false);
         }
         _stop.Dispose();
+        if (_ownsResolver)
+        {
+            _resolver.Dispose();
+        }
     }
 
     /// <summary>What a poll compares before reading: the modification time (to the tick the file system keeps) and the size.</summary>

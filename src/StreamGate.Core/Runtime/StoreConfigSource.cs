@@ -33,6 +33,7 @@ internal sealed partial class StoreConfigSource : IAsyncDisposable
     // lock, because a build awaits its host names.
     private readonly SemaphoreSlim _buildGate = new(1, 1);
     private readonly HostResolver _resolver;
+    private readonly bool _ownsResolver;
     private readonly SnapshotBuilder _builder;
     private long _revision;
     private Task? _watching;
@@ -45,9 +46,14 @@ internal sealed partial class StoreConfigSource : IAsyncDisposable
         _prefix = prefix.TrimEnd('/') + "/";
         _snapshots = snapshots;
         _logger = logger;
+        _ownsResolver = resolver is null;
         _resolver = resolver ?? new HostResolver(logger);
         _builder = new SnapshotBuilder(_resolver, snapshots.Upstreams);
+        // An expired DNS answer is one more change: the next build asks again (raised on a timer thread).
+        _resolver.Expired += OnDnsExpired;
     }
+
+    private void OnDnsExpired() => _changed.Writer.TryWrite(true);
 
     public async Task LoadInitialAsync(CancellationToken cancellation = default)
     {
@@ -354,6 +360,7 @@ internal sealed partial class StoreConfigSource : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _resolver.Expired -= OnDnsExpired;
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_watching is not null)
         {
@@ -364,6 +371,10 @@ internal sealed partial class StoreConfigSource : IAsyncDisposable
             await _building.ConfigureAwait(false);
         }
         _stop.Dispose();
+        if (_ownsResolver)
+        {
+            _resolver.Dispose();
+        }
         _buildGate.Dispose();
     }
 

@@ -314,4 +314,69 @@ public class GatewayConfigLoaderTests
         Assert.Equal(path, error.Path);
         Assert.Contains("cannot read the configuration file", error.Message, StringComparison.Ordinal);
     }
+
+    // ---- DNS: apisix.dns_resolver, dns_resolver_valid, resolver_timeout (APISIX's); dns_ttl_min, dns_ttl_max (ours) ----
+
+    [Fact]
+    public void DnsKeysHaveApisixDefaults()
+    {
+        var dns = Parse(DataPlane).Dns;
+        Assert.Empty(dns.Servers);
+        Assert.Null(dns.Valid);
+        Assert.Equal(TimeSpan.FromSeconds(5), dns.Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(1), dns.TtlMin);
+        Assert.Equal(TimeSpan.FromSeconds(3600), dns.TtlMax);
+        Assert.Equal("/etc/hosts", dns.HostsPath);
+        Assert.Equal("/etc/resolv.conf", dns.ResolvConfPath);
+        // An empty list is APISIX's "none": resolv.conf's.
+        Assert.Empty(Parse(DataPlane + "apisix:\n  dns_resolver: []\n").Dns.Servers);
+    }
+
+    [Fact]
+    public void DnsKeysAreRead()
+    {
+        var dns = Parse(DataPlane + """
+            apisix:
+              dns_resolver: [10.0.0.2, "10.0.0.3:5353", "::1", "[fd00::53]:5300", "[::2]"]
+              dns_resolver_valid: 30
+              resolver_timeout: 2
+              dns_ttl_min: 5
+              dns_ttl_max: 10m
+            """).Dns;
+        Assert.Equal(
+            [
+                new System.Net.IPEndPoint(System.Net.IPAddress.Parse("10.0.0.2"), 53),
+                new System.Net.IPEndPoint(System.Net.IPAddress.Parse("10.0.0.3"), 5353),
+                new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 53),
+                new System.Net.IPEndPoint(System.Net.IPAddress.Parse("fd00::53"), 5300),
+                new System.Net.IPEndPoint(System.Net.IPAddress.Parse("::2"), 53),
+            ],
+            dns.Servers);
+        Assert.Equal(TimeSpan.FromSeconds(30), dns.Valid);
+        Assert.Equal(TimeSpan.FromSeconds(2), dns.Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), dns.TtlMin);
+        Assert.Equal(TimeSpan.FromMinutes(10), dns.TtlMax);
+        Assert.Equal(TimeSpan.FromSeconds(30), dns.Keep(TimeSpan.FromSeconds(1)));
+        var bounded = dns with { Valid = null };
+        Assert.Equal(TimeSpan.FromSeconds(5), bounded.Keep(TimeSpan.Zero));
+        Assert.Equal(TimeSpan.FromMinutes(10), bounded.Keep(TimeSpan.FromDays(1)));
+        Assert.Equal(TimeSpan.FromSeconds(60), bounded.Keep(TimeSpan.FromSeconds(60)));
+    }
+
+    [Theory]
+    [InlineData("dns_resolver: [dns.example]", "apisix.dns_resolver[0]", "\"dns.example\" is not a nameserver; write an IP address, optionally with a port")]
+    [InlineData("dns_resolver: [\"10.0.0.2:0\"]", "apisix.dns_resolver[0]", "is not a nameserver")]
+    [InlineData("dns_resolver: [\"10.1\"]", "apisix.dns_resolver[0]", "is not a nameserver")]
+    [InlineData("dns_resolver: [\"[::1]:dns\"]", "apisix.dns_resolver[0]", "is not a nameserver")]
+    [InlineData("dns_resolver: [\"[10.0.0.2]:53\"]", "apisix.dns_resolver[0]", "is not a nameserver")]
+    [InlineData("dns_resolver: [53]", "apisix.dns_resolver[0]", "number is not a nameserver")]
+    [InlineData("dns_resolver: 10.0.0.2", "apisix.dns_resolver", "expected a list of nameservers (- 10.0.0.2), got string; leave it out to use those of /etc/resolv.conf")]
+    [InlineData("dns_resolver_valid: 0", "apisix.dns_resolver_valid", "expected a number of seconds of at least 1, got 0; it replaces the TTL of every DNS answer")]
+    [InlineData("resolver_timeout: -1", "apisix.resolver_timeout", "expected a number of seconds of at least 1, got -1")]
+    [InlineData("resolver_timeout: soon", "apisix.resolver_timeout", "expected a number of seconds of at least 1, got \"soon\"")]
+    [InlineData("dns_ttl_min: 0", "apisix.dns_ttl_min", "each expiry rebuilds the configuration")]
+    [InlineData("dns_ttl_max: 0.5", "apisix.dns_ttl_max", "expected a number of seconds of at least 1, got 0.5")]
+    [InlineData("dns_ttl_min: 60\n  dns_ttl_max: 30", "apisix.dns_ttl_min", "dns_ttl_min (60 s) is above dns_ttl_max (30 s); lower dns_ttl_min or raise dns_ttl_max")]
+    public void BadDnsKeysAreErrorsNamingTheFieldAndTheFix(string yaml, string path, string message) =>
+        ConfigAssert.Single(Errors(DataPlane + "apisix:\n  " + yaml + "\n"), path, message);
 }

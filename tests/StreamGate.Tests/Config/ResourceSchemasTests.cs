@@ -89,7 +89,7 @@ public class ResourceSchemasTests
         Assert.Equal(ResourceParser.MaxNameLength, upstream["name"]!["maxLength"]!.GetValue<int>());
         Assert.Equal("^[a-zA-Z0-9-_.]+$", upstream["id"]!["anyOf"]![0]!["pattern"]!.GetValue<string>());
         Assert.Equal(ResourceParser.MaxHostLength, upstream["nodes"]!["anyOf"]![1]!["items"]!["properties"]!["host"]!["maxLength"]!.GetValue<int>());
-        Assert.Equal(["roundrobin"], upstream["type"]!["enum"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(["roundrobin", "chash", "least_conn", "ewma"], upstream["type"]!["enum"]!.AsArray().Select(n => n!.GetValue<string>()));
         Assert.Equal(["tcp"], upstream["scheme"]!["enum"]!.AsArray().Select(n => n!.GetValue<string>()));
         var ssl = SslDefinition.Schema;
         Assert.Equal(1, ssl["properties"]!["snis"]!["minItems"]!.GetValue<int>());

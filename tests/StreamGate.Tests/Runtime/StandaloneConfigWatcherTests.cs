@@ -166,4 +166,30 @@ public sealed class StandaloneConfigWatcherTests : IDisposable
         Assert.Contains("aliases expand to more than 1,000,000 nodes", error.Message, StringComparison.Ordinal);
         Assert.Same(RuntimeSnapshot.Empty, snapshots.Current);
     }
+
+    [Fact]
+    public async Task An_expired_DNS_answer_rebuilds_the_unchanged_file_at_the_next_poll()
+    {
+        File.WriteAllText(FilePath, "stream_routes:\n  - id: r1\n    upstream:\n      nodes: {\"db.internal:7001\": 1}\n#END\n");
+        var clock = new ManualClock();
+        var address = System.Net.IPAddress.Parse("10.0.0.1");
+        using var resolver = new HostResolver(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, DnsOptions.Default,
+            (_, _) => Task.FromResult(new DnsAnswer(address, TimeSpan.FromSeconds(30), null)), clock, null);
+        var snapshots = new SnapshotHolder();
+        await using var watcher = new StandaloneConfigWatcher(FilePath, snapshots, new CapturingLogger(), resolver: resolver);
+        await watcher.LoadInitialAsync().WaitAsync(Timeout);
+        System.Net.IPAddress? Served() => snapshots.Current.Routes.Routes[0].Upstream.Nodes[0].Address;
+        Assert.Equal(address, Served());
+
+        address = System.Net.IPAddress.Parse("10.0.0.2");
+        await watcher.CheckOnceAsync().WaitAsync(Timeout);
+        Assert.Equal(System.Net.IPAddress.Parse("10.0.0.1"), Served());
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(resolver.CheckExpiry());
+        await watcher.CheckOnceAsync().WaitAsync(Timeout);
+        Assert.Equal(address, Served());
+        Assert.Equal(2, snapshots.Current.Version);
+        Assert.Equal(1, snapshots.SourceReads);
+    }
 }
+

@@ -117,4 +117,32 @@ public sealed class StoreConfigSourceTests
         Assert.Equal(["r1"], Served(snapshots));
         Assert.Equal(2, store.Watches);
     }
+
+    [Fact]
+    public async Task An_expired_DNS_answer_rebuilds_the_stored_configuration()
+    {
+        var store = new MemoryConfigStore();
+        store.Put("/apisix/stream_routes/r1", "{\"id\": \"r1\", \"upstream\": {\"nodes\": {\"db.internal:7001\": 1}}}");
+        var clock = new ManualClock();
+        var address = System.Net.IPAddress.Parse("10.0.0.1");
+        using var resolver = new HostResolver(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, StreamGate.Config.DnsOptions.Default,
+            (_, _) => Task.FromResult(new DnsAnswer(address, TimeSpan.FromSeconds(30), null)), clock, null);
+        var snapshots = new SnapshotHolder();
+        await using var source = new StoreConfigSource(store, "/apisix", snapshots, new CapturingLogger(), resolver);
+        await source.LoadInitialAsync().WaitAsync(Timeout);
+        source.Start();
+        System.Net.IPAddress? Served() => snapshots.Current.Routes.Routes[0].Upstream.Nodes[0].Address;
+        Assert.Equal(address, Served());
+
+        address = System.Net.IPAddress.Parse("10.0.0.2");
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(resolver.CheckExpiry());
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!address.Equals(Served()))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"still serving {Served()}");
+            await Task.Delay(10);
+        }
+    }
 }
+

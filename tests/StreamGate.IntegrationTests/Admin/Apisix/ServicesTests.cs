@@ -124,6 +124,34 @@ public sealed class ServicesTests(AdminGatewayFixture fixture) : IClassFixture<A
             System.Text.Json.Nodes.JsonNode.Parse("""{"nodes": {"127.0.0.2:8081": 3, "127.0.0.3:8082": 4}, "type": "roundrobin"}"""), upstream.Body!["value"]!["upstream"]), upstream.Text);
     }
 
+    /// <summary>
+    /// services.t TEST 23 to 25 and services-string-id.t TEST 20 to 22: a chash upstream without a key, whatever its
+    /// hash_on (vars by default, header, cookie), is APISIX's check_upstream_conf answer.
+    /// </summary>
+    [Theory(Timeout = TestTimeoutMs)]
+    [InlineData("1", "")]
+    [InlineData("1", ", \"hash_on\": \"header\"")]
+    [InlineData("1", ", \"hash_on\": \"cookie\"")]
+    [InlineData("5eeb3dc90f747328b2930b0b", "")]
+    [InlineData("5eeb3dc90f747328b2930b0b", ", \"hash_on\": \"header\"")]
+    [InlineData("5eeb3dc90f747328b2930b0b", ", \"hash_on\": \"cookie\"")]
+    public async Task Services_t_TEST_23_to_25_chash_without_a_key(string id, string hashOn) =>
+        await Gateway.FailsAsync(Put, $"services/{id}", "{\"upstream\": {\"nodes\": {\"127.0.0.1:8080\": 1}, \"type\": \"chash\"" + hashOn + "}, \"desc\": \"new service\"}", HttpStatusCode.BadRequest,
+            "missing key");
+
+    /// <summary>
+    /// services.t TEST 26 and services-string-id.t TEST 23: APISIX takes hash_on consumer without a key (200); a
+    /// stream connection has no consumer, so StreamGate refuses it, a documented difference (docs/admin-api.md).
+    /// </summary>
+    [Theory(Timeout = TestTimeoutMs)]
+    [InlineData("1")]
+    [InlineData("5eeb3dc90f747328b2930b0b")]
+    public async Task Services_t_TEST_26_hash_on_consumer_is_refused_a_documented_difference(string id)
+    {
+        var reply = await Gateway.FailsAsync(Put, $"services/{id}", """{"upstream": {"nodes": {"127.0.0.1:8080": 1}, "type": "chash", "hash_on": "consumer"}, "desc": "new service"}""", HttpStatusCode.BadRequest);
+        Assert.StartsWith("invalid configuration: property \"upstream\" validation failed: property \"hash_on\" validation failed: hash_on \"consumer\" is for HTTP routes", reply.ErrorMessage, StringComparison.Ordinal);
+    }
+
     /// <summary>services.t TEST 27: a service with a name.</summary>
     [Fact(Timeout = TestTimeoutMs)]
     public async Task Services_t_TEST_27_name() =>

@@ -95,8 +95,8 @@ public sealed class UpstreamTests(AdminGatewayFixture fixture) : IClassFixture<A
 
     /// <summary>
     /// upstream.t TEST 14, 15 and upstream-array-nodes.t TEST 10 to 13 (invalid weights, port and host of a node),
-    /// with roundrobin where APISIX has chash (not in StreamGate yet): the node fails, in APISIX's words, and
-    /// (ours) the hint says which part of the node is wrong.
+    /// with chash and no key as APISIX has them: the node fails first (the schema is checked before chash's key), in
+    /// APISIX's words, and (ours) the hint says which part of the node is wrong.
     /// </summary>
     [Theory(Timeout = TestTimeoutMs)]
     [InlineData("""{"127.0.0.1:8080": "1"}""", "the weight must be an integer of at least 0")]
@@ -105,12 +105,23 @@ public sealed class UpstreamTests(AdminGatewayFixture fixture) : IClassFixture<A
     [InlineData("""[{"host": "127.0.0.1", "port": 8080, "weight": -100}]""", "expected -100 to be at least 0")]
     [InlineData("""[{"host": "127.0.0.1", "port": 0, "weight": 1}]""", "expected 0 to be at least 1")]
     [InlineData("""[{"host": "127.#.%.1", "port": 8080, "weight": 1}]""", "failed to match pattern")]
-    public async Task Upstream_t_TEST_14_15_invalid_nodes_with_roundrobin(string nodes, string hint)
+    public async Task Upstream_t_TEST_14_15_invalid_nodes(string nodes, string hint)
     {
-        var reply = await Gateway.FailsAsync(Put, "upstreams", $$"""{"id": 1, "nodes": {{nodes}}, "type": "roundrobin"}""", HttpStatusCode.BadRequest,
+        var reply = await Gateway.FailsAsync(Put, "upstreams", $$"""{"id": 1, "nodes": {{nodes}}, "type": "chash"}""", HttpStatusCode.BadRequest,
             "invalid configuration: property \"nodes\" validation failed: object matches none of the required");
         Assert.Contains(hint, reply.Body!["hint"]!.GetValue<string>(), StringComparison.Ordinal);
     }
+
+    /// <summary>upstream.t TEST 12: a chash upstream hashing on remote_addr.</summary>
+    [Fact(Timeout = TestTimeoutMs)]
+    public async Task Upstream_t_TEST_12_chash() =>
+        await Gateway.PassesAsync(Put, "upstreams/chash-1", """{"key": "remote_addr", "nodes": {"127.0.0.1:8080": 1}, "type": "chash"}""",
+            """{"value": {"key": "remote_addr", "nodes": {"127.0.0.1:8080": 1}, "type": "chash"}, "key": "/apisix/upstreams/chash-1"}""");
+
+    /// <summary>upstream.t TEST 16: chash without a key.</summary>
+    [Fact(Timeout = TestTimeoutMs)]
+    public async Task Upstream_t_TEST_16_chash_without_a_key() =>
+        await Gateway.FailsAsync(Put, "upstreams/chash-2", """{"nodes": {"127.0.0.1:8080": 1}, "type": "chash"}""", HttpStatusCode.BadRequest, "missing key");
 
     /// <summary>upstream.t TEST 17 (POST with an id in the uri) and TEST 18 (POST with an id in the body).</summary>
     [Fact(Timeout = TestTimeoutMs)]
@@ -183,6 +194,43 @@ public sealed class UpstreamTests(AdminGatewayFixture fixture) : IClassFixture<A
         await Gateway.PassesAsync(Put, "upstreams/a-b-c-ABC_0123", """{"nodes": {"127.0.0.1:8080": 1, "127.0.0.1:8090": 1}, "retries": 0, "type": "roundrobin"}""");
         await Gateway.FailsAsync(Put, "upstreams/a-b-c-ABC_0123", """{"nodes": {"127.0.0.1:8080": 1, "127.0.0.1:8090": 1}, "retries": -1, "type": "roundrobin"}""", HttpStatusCode.BadRequest,
             "invalid configuration: property \"retries\" validation failed: expected -1 to be at least 0");
+    }
+
+    /// <summary>
+    /// upstream3.t TEST 13, 16 (a key hash_on vars cannot take), TEST 20, 22 (a header and a cookie name with
+    /// invalid characters), TEST 25 (an unknown hash_on): APISIX's exact answers.
+    /// </summary>
+    [Theory(Timeout = TestTimeoutMs)]
+    [InlineData("""{"nodes": {"127.0.0.1:8080": 1, "127.0.0.1:8081": 2}, "type": "chash", "key": "not_support", "desc": "new upstream"}""",
+        "invalid configuration: failed to match pattern \"^((uri|server_name|server_addr|request_uri|remote_port|remote_addr|query_string|host|hostname|mqtt_client_id)|arg_[0-9a-zA-z_-]+)$\" with \"not_support\"")]
+    [InlineData("""{"key": "$#^@", "nodes": {"127.0.0.1:8080": 1}, "type": "chash", "hash_on": "header", "desc": "new chash upstream"}""",
+        "invalid configuration: failed to match pattern \"^[a-zA-Z0-9-_]+$\" with \"$#^@\"")]
+    [InlineData("""{"key": "$#^@abc", "nodes": {"127.0.0.1:8080": 1}, "type": "chash", "hash_on": "cookie", "desc": "new chash upstream"}""",
+        "invalid configuration: failed to match pattern \"^[a-zA-Z0-9-_]+$\" with \"$#^@abc\"")]
+    [InlineData("""{"key": "dsadas", "nodes": {"127.0.0.1:8080": 1}, "type": "chash", "hash_on": "aabbcc", "desc": "new chash upstream"}""",
+        "invalid configuration: property \"hash_on\" validation failed: matches none of the enum values")]
+    public async Task Upstream3_t_TEST_13_16_20_22_25_bad_chash_keys(string body, string message) =>
+        await Gateway.FailsAsync(Put, "upstreams/1", body, HttpStatusCode.BadRequest, message);
+
+    /// <summary>
+    /// upstream3.t TEST 12, 14, 15, 17, 18 (keys server_name, arg_device_id), TEST 19, 21 (hash_on header and
+    /// cookie), TEST 23, 24 (hash_on consumer): APISIX stores them, and its stream connections, which have none of
+    /// these, hash on remote_addr. StreamGate refuses them, a documented difference (docs/admin-api.md), in words
+    /// that name the keys a stream upstream can hash on.
+    /// </summary>
+    [Theory(Timeout = TestTimeoutMs)]
+    [InlineData("""{"key": "server_name", "nodes": {"127.0.0.1:8080": 1}, "type": "chash"}""", "key")]
+    [InlineData("""{"key": "arg_device_id", "nodes": {"127.0.0.1:8080": 1}, "type": "chash", "desc": "new chash upstream"}""", "key")]
+    [InlineData("""{"key": "arg_device_id", "nodes": {"127.0.0.1:8080": 1}, "type": "chash", "hash_on": "vars", "desc": "new chash upstream"}""", "key")]
+    [InlineData("""{"key": "custom_header", "nodes": {"127.0.0.1:8080": 1}, "type": "chash", "hash_on": "header", "desc": "new chash upstream"}""", "hash_on")]
+    [InlineData("""{"key": "custom_cookie", "nodes": {"127.0.0.1:8080": 1}, "type": "chash", "hash_on": "cookie", "desc": "new chash upstream"}""", "hash_on")]
+    [InlineData("""{"nodes": {"127.0.0.1:8080": 1}, "type": "chash", "hash_on": "consumer", "desc": "new chash upstream"}""", "hash_on")]
+    [InlineData("""{"nodes": {"127.0.0.1:8080": 1}, "type": "chash", "hash_on": "consumer", "key": "invalid-key", "desc": "new chash upstream"}""", "hash_on")]
+    public async Task Upstream3_t_TEST_12_14_15_17_to_19_21_23_24_http_keys_are_refused_a_documented_difference(string body, string field)
+    {
+        var reply = await Gateway.FailsAsync(Put, "upstreams/1", body, HttpStatusCode.BadRequest);
+        Assert.StartsWith($"invalid configuration: property \"{field}\" validation failed: ", reply.ErrorMessage, StringComparison.Ordinal);
+        Assert.Contains("remote_addr, remote_port, server_addr, server_port", reply.ErrorMessage, StringComparison.Ordinal);
     }
 
     /// <summary>
