@@ -41,7 +41,7 @@ internal sealed class RouteTable
             var route = _routes[i];
             _next[i] = End;
             _byId.TryAdd(route.Id, route);
-            UsesServerAddress |= route.ServerAddress is not null;
+            UsesServerAddress |= route.ServerAddress is not null || route.Upstream.KeysOnServerAddress;
             if (route.RemoteAddress is { } remote)
             {
                 File(remoteByLength, remote, i);
@@ -92,7 +92,10 @@ internal sealed class RouteTable
 
     public IReadOnlyList<StreamRoute> Routes => _routes;
 
-    /// <summary>Whether any route matches on server_addr: only then does a wildcard listener ask getsockname per connection.</summary>
+    /// <summary>
+    /// Whether any route matches on server_addr or sends to a chash upstream keyed on it: only then does a wildcard
+    /// listener ask getsockname per connection.
+    /// </summary>
     public bool UsesServerAddress { get; }
 
     public StreamRoute? FindById(string id) => _byId.GetValueOrDefault(id);

@@ -52,6 +52,9 @@ internal sealed class Upstream
 
     public long ConnectTimeoutMs { get; }
 
+    /// <summary>Whether a connection's server_addr must be known before the pick (chash keyed on it): a wildcard listener then asks getsockname.</summary>
+    public bool KeysOnServerAddress => Balancer is ChashBalancer { KeysOnServerAddress: true };
+
     public long IdleTimeoutMs { get; }
 
     /// <summary>
