@@ -18,6 +18,7 @@ internal static class Balancers
             _ when nodes.Length == 1 && config.Type is "roundrobin" or "chash" => new SingleNodeBalancer(nodes[0]),
             "roundrobin" => new RoundRobinBalancer(nodes, previous as RoundRobinBalancer),
             "chash" => new ChashBalancer(nodes, ChashKey.Parse(config.HashOn, config.Key)),
+            "least_conn" => new LeastConnBalancer(nodes, states),
             _ => throw new InvalidOperationException($"balancer \"{config.Type}\" is not built in"),
         };
 }
