@@ -19,6 +19,7 @@ internal static class Balancers
             "roundrobin" => new RoundRobinBalancer(nodes, previous as RoundRobinBalancer),
             "chash" => new ChashBalancer(nodes, ChashKey.Parse(config.HashOn, config.Key)),
             "least_conn" => new LeastConnBalancer(nodes, states),
+            "ewma" => new EwmaBalancer(nodes, states, failurePenaltyMs: Upstream.ConnectTimeoutOf(config)),
             _ => throw new InvalidOperationException($"balancer \"{config.Type}\" is not built in"),
         };
 }
