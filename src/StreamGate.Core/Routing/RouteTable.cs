@@ -41,8 +41,7 @@ internal sealed class RouteTable
             var route = _routes[i];
             _next[i] = End;
             _byId.TryAdd(route.Id, route);
-            // chash on server_addr hashes the address the connection arrived on: it needs it as much as a match does.
-            UsesServerAddress |= route.ServerAddress is not null || route.Upstream.Config is { Type: "chash", Key: "server_addr" };
+            UsesServerAddress |= route.ServerAddress is not null || route.Upstream.KeysOnServerAddress;
             if (route.RemoteAddress is { } remote)
             {
                 File(remoteByLength, remote, i);
@@ -93,7 +92,10 @@ internal sealed class RouteTable
 
     public IReadOnlyList<StreamRoute> Routes => _routes;
 
-    /// <summary>Whether any route matches on server_addr (or hashes on it): only then does a wildcard listener ask getsockname per connection.</summary>
+    /// <summary>
+    /// Whether any route matches on server_addr or sends to a chash upstream keyed on it: only then does a wildcard
+    /// listener ask getsockname per connection.
+    /// </summary>
     public bool UsesServerAddress { get; }
 
     public StreamRoute? FindById(string id) => _byId.GetValueOrDefault(id);

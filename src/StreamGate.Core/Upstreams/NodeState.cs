@@ -13,6 +13,10 @@ internal sealed class NodeState
     private static readonly int s_slots = Math.Max(1, Environment.ProcessorCount);
     private readonly int[] _active = new int[s_slots * Stride];
 
+    // ewma's connect-time average and the time of its last update, one word so that loops updating it at once
+    // never pair one's average with the other's time (the packing is EwmaBalancer's). 0 = no sample yet.
+    private long _connectTime;
+
     /// <summary>Connections picked for this node and not yet released, across all loops.</summary>
     public int Active
     {
@@ -30,6 +34,13 @@ internal sealed class NodeState
     public void Acquire(int loopIndex) => Interlocked.Increment(ref _active[loopIndex % s_slots * Stride]);
 
     public void Release(int loopIndex) => Interlocked.Decrement(ref _active[loopIndex % s_slots * Stride]);
+
+    /// <summary>ewma's packed connect-time average (see <see cref="EwmaBalancer"/>); 0 before the first sample.</summary>
+    public long ConnectTime => Volatile.Read(ref _connectTime);
+
+    /// <summary>Replaces the packed average if it is still <paramref name="expected"/>: false when another loop got there first.</summary>
+    public bool TryUpdateConnectTime(long expected, long value) =>
+        Interlocked.CompareExchange(ref _connectTime, value, expected) == expected;
 }
 
 /// <summary>

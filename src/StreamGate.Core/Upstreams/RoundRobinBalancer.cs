@@ -27,11 +27,7 @@ internal sealed class RoundRobinBalancer : ILoadBalancer
         {
             _weights[i] = nodes[i].Weight;
         }
-        _groups = Enumerable.Range(0, nodes.Length)
-            .GroupBy(i => nodes[i].Priority)
-            .OrderByDescending(g => g.Key)
-            .Select(g => g.ToArray())
-            .ToArray();
+        _groups = PriorityGroups.Of(nodes);
         if (previous is not null)
         {
             ContinueFrom(previous);
@@ -77,11 +73,11 @@ internal sealed class RoundRobinBalancer : ILoadBalancer
             long total = 0;
             foreach (var node in group)
             {
-                var weight = _weights[node];
-                if (weight == 0 || filter.Excludes(node))
+                if (filter.Excludes(node))
                 {
                     continue;
                 }
+                var weight = _weights[node];
                 current[node] += weight;
                 total += weight;
                 if (best < 0 || current[node] > current[best])

@@ -21,7 +21,7 @@ internal sealed class Upstream
         WantsFeedback = Feedback is not null || Health is not null;
         Retries = config.Retries ?? Math.Max(0, Nodes.Length - 1);
         RetryTimeoutMs = (long)(config.RetryTimeout * 1000);
-        ConnectTimeoutMs = Math.Max(1, (long)(config.Timeout.Connect * 1000));
+        ConnectTimeoutMs = ConnectTimeoutOf(config);
         IdleTimeoutMs = Math.Max(1, (long)(config.Timeout.Idle * 1000));
     }
 
@@ -52,7 +52,13 @@ internal sealed class Upstream
 
     public long ConnectTimeoutMs { get; }
 
+    /// <summary>Whether a connection's server_addr must be known before the pick (chash keyed on it): a wildcard listener then asks getsockname.</summary>
+    public bool KeysOnServerAddress => Balancer is ChashBalancer { KeysOnServerAddress: true };
+
     public long IdleTimeoutMs { get; }
+
+    /// <summary>One connect attempt's limit in milliseconds, at least 1.</summary>
+    public static long ConnectTimeoutOf(UpstreamConfig config) => Math.Max(1, (long)(config.Timeout.Connect * 1000));
 
     /// <summary>
     /// The node for the next attempt, skipping tried and unhealthy nodes; when every untried node is unhealthy,

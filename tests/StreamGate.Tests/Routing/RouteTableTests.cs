@@ -1,3 +1,4 @@
+using StreamGate.Config;
 using StreamGate.Routing;
 using static StreamGate.Tests.TestData;
 
@@ -153,5 +154,15 @@ public class RouteTableTests
         Assert.False(route.Matches(Connection("11.9.9.9", "1.1.1.1", 9100)));
         Assert.Null(route.ServerAddress);
         Assert.Equal("10.0.0.0/8", route.RemoteAddress?.Text);
+    }
+
+    [Fact]
+    public void ServerAddressIsNeededForRoutesOnItAndForChashUpstreamsKeyedOnIt()
+    {
+        StreamRoute Chash(string key) =>
+            new("c-" + key, null, null, 0, NewUpstream("u-" + key, new UpstreamConfig { Nodes = [], Type = "chash", Key = key }, Node(1), Node(2)));
+        Assert.False(new RouteTable([Route("a"), Route("b", remote: "10.0.0.0/8"), Chash("remote_addr")]).UsesServerAddress);
+        Assert.True(new RouteTable([Route("a"), Route("b", server: "10.0.0.0/8")]).UsesServerAddress);
+        Assert.True(new RouteTable([Route("a"), Chash("server_addr")]).UsesServerAddress);
     }
 }

@@ -1,0 +1,4 @@
+using BenchmarkDotNet.Running;
+
+// dotnet run -c Release --project bench/pick -- --job short --filter '*'   (docs/benchmarks.md, "Balancer pick cost")
+BenchmarkSwitcher.FromAssembly(typeof(StreamGate.Bench.Pick.PickBenchmarks).Assembly).Run(args);
