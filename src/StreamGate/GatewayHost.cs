@@ -26,6 +26,7 @@ internal sealed partial class GatewayHost : IAsyncDisposable
     private StoreConfigSource? _storeSource;
     private AdminServer? _admin;
     private TcpProxyServer? _proxy;
+    private HostResolver? _resolver;
 
     public GatewayHost(GatewayConfig config, ILoggerFactory loggers)
     {
@@ -43,7 +44,8 @@ internal sealed partial class GatewayHost : IAsyncDisposable
         }
         if (_config.Role == "data_plane")
         {
-            _standalone = new StandaloneConfigWatcher(_config.StandalonePath, _snapshots, _logger);
+            _resolver = new HostResolver(_logger, _config.Dns);
+            _standalone = new StandaloneConfigWatcher(_config.StandalonePath, _snapshots, _logger, resolver: _resolver);
             await _standalone.LoadInitialAsync().ConfigureAwait(false);
         }
         else
@@ -54,7 +56,8 @@ internal sealed partial class GatewayHost : IAsyncDisposable
                 var count = await StoreSeeder.SeedAsync(_store, _config.KeyPrefix, seed, TimeProvider.System).ConfigureAwait(false);
                 Seeded(_logger, count, seed);
             }
-            _storeSource = new StoreConfigSource(_store, _config.KeyPrefix, _snapshots, _logger);
+            _resolver = new HostResolver(_logger, _config.Dns);
+            _storeSource = new StoreConfigSource(_store, _config.KeyPrefix, _snapshots, _logger, _resolver);
             await _storeSource.LoadInitialAsync().ConfigureAwait(false);
             StoreOpened(_logger, _config.ResolvedSqlitePath, _store.Revision, _snapshots.Current.Routes.Routes.Count);
         }
@@ -141,6 +144,8 @@ internal sealed partial class GatewayHost : IAsyncDisposable
         {
             await _accessLog.DisposeAsync().ConfigureAwait(false);
         }
+        // The sources were handed this resolver, so they leave it (and its expiry timer) to us.
+        _resolver?.Dispose();
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "{Warning}")]

@@ -144,7 +144,9 @@ public sealed class UpstreamLayerTests
             }
 
             // B joins through the nodes sub-path; A keeps its three open connections and its count of them.
-            await gateway.WriteAndWaitAsync(HttpMethod.Patch, "upstreams/u/nodes", $$$"""{"{{{a.Node}}}": 1, "{{{b.Node}}}": 1}""");
+            var patched = await gateway.PatchAsync("upstreams/u/nodes", $$$"""{"{{{a.Node}}}": 1, "{{{b.Node}}}": 1}""");
+            Assert.Equal(HttpStatusCode.OK, patched.Status);
+            await gateway.WaitForRevisionAsync((await gateway.GetAsync("upstreams/u")).ModifiedIndex);
             for (var i = 0; i < 3; i++)
             {
                 var client = await GatewayProcess.ConnectAsync(IPAddress.Loopback, gateway.ProxyPort);

@@ -210,7 +210,10 @@ internal sealed class SnapshotBuilder
             hasNames |= !IPAddress.TryParse(node.Host, out var address);
             address ??= hosts.GetValueOrDefault(node.Host);
             addresses[i] = address;
-            nodes.Add(new UpstreamNode(node.Host, node.Port, node.Weight, node.Priority, address));
+            nodes.Add(new UpstreamNode(node.Host, node.Port, node.Weight, node.Priority, address)
+            {
+                AddressError = address is null ? _resolver.LastError(node.Host) ?? "the name has not resolved yet" : null,
+            });
             states[i] = _runtime.States.Get(id, node.Host, node.Port);
             if (health is not null)
             {

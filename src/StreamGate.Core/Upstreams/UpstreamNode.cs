@@ -42,6 +42,9 @@ internal sealed class UpstreamNode
     /// <summary>Null when the host name did not resolve; connecting to such a node fails and the next one is tried.</summary>
     public IPAddress? Address { get; }
 
+    /// <summary>Why <see cref="Address"/> is null (the resolver's last error for the name), for the data plane's log line.</summary>
+    public string? AddressError { get; init; }
+
     public byte[] SocketAddress { get; }
 
     public int SocketAddressLength { get; }

@@ -33,8 +33,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 107, Level = LogLevel.Critical, Message = "No event loop is left; the gateway exits")]
     public static partial void NoLoopLeft(ILogger logger);
 
-    [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "Upstream {Upstream}: node {Host}:{Port} has no address: its host name has not resolved; the connection tries the next node or closes ({Suppressed} more not logged in the last 10 s)")]
-    public static partial void NodeHasNoAddress(ILogger logger, string upstream, string host, int port, int suppressed);
+    [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "Upstream {Upstream}: node {Host}:{Port} has no address ({Reason}); the connection tries the next node or closes ({Suppressed} more not logged in the last 10 s)")]
+    public static partial void NodeHasNoAddress(ILogger logger, string upstream, string host, int port, string reason, int suppressed);
 
     [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Listening on {Listeners} with {Loops} event loops")]
     public static partial void Listening(ILogger logger, string listeners, int loops);

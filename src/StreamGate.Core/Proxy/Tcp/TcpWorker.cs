@@ -239,7 +239,7 @@ internal sealed unsafe partial class TcpWorker : IReactorClient, IDisposable
     {
         if (_unresolvedNodes.ShouldLog(Now, out var suppressed))
         {
-            Log.NodeHasNoAddress(_logger, upstream.Id, node.Host, node.Port, suppressed);
+            Log.NodeHasNoAddress(_logger, upstream.Id, node.Host, node.Port, node.AddressError ?? "the name has not resolved", suppressed);
         }
     }
 
