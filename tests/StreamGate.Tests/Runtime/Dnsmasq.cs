@@ -13,6 +13,7 @@ namespace StreamGate.Tests.Runtime;
 internal sealed class Dnsmasq : IAsyncDisposable
 {
     private readonly Process _process;
+    private bool _disposed;
 
     private Dnsmasq(Process process, int port, string directory)
     {
@@ -104,8 +105,14 @@ internal sealed class Dnsmasq : IAsyncDisposable
         File.Move(temporary, path, overwrite: true);
     }
 
+    /// <summary>Stops the server; a test that takes the resolver away mid-test may call it before its <c>await using</c> does.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         if (!_process.HasExited)
         {
             _process.Kill();
