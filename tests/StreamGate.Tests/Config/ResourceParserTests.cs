@@ -239,7 +239,6 @@ public class ResourceParserTests
     [InlineData(Nodes + ", \"scheme\": \"tls\"", "upstreams[0].scheme", "scheme \"tls\" is not available")]
     [InlineData(Nodes + ", \"scheme\": \"udp\"", "upstreams[0].scheme", "scheme \"udp\" is not available")]
     [InlineData(Nodes + ", \"scheme\": \"ftp\"", "upstreams[0].scheme", "matches none of the enum values")]
-    [InlineData(Nodes + ", \"checks\": {\"active\": {}}", "upstreams[0].checks", "not available in this StreamGate version yet")]
     [InlineData(Nodes + ", \"tls\": {\"verify\": true}", "upstreams[0].tls", "not available in this StreamGate version yet")]
     [InlineData(Nodes + ", \"discovery_type\": \"dns\"", "upstreams[0].discovery_type", "not available in this StreamGate version yet")]
     [InlineData(Nodes + ", \"hash_on\": \"ip\"", "upstreams[0].hash_on", "matches none of the enum values")]
