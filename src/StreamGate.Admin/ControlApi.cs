@@ -18,8 +18,10 @@ internal static class ControlApi
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
     };
 
-    public static void Map(IEndpointRouteBuilder app, SnapshotHolder snapshots)
+    /// <param name="keyPrefix">What resource keys start with in names the control API shows: the store's prefix (/apisix), or "" for apisix.yaml (APISIX's yaml keys are /upstreams/1).</param>
+    public static void Map(IEndpointRouteBuilder app, SnapshotHolder snapshots, string keyPrefix = "")
     {
+        HealthCheckApi.Map(app, snapshots, keyPrefix);
         app.MapGet("/v1/config", () =>
         {
             var s = snapshots.Current;
