@@ -7,8 +7,8 @@ namespace StreamGate.Admin;
 
 /// <summary>
 /// The read-only control API (APISIX's control port, 9090): what the data plane is serving right now and at
-/// which store revision, which stored objects it leaves out and why, and the last configuration it refused,
-/// for operators and tests.
+/// which store revision, which stored objects it leaves out and why, the last configuration it refused, and
+/// the health of checked nodes (<see cref="HealthCheckApi"/>), for operators and tests.
 /// </summary>
 internal static class ControlApi
 {

@@ -142,6 +142,10 @@ public sealed class HealthCheckTests
             $$"""[{"name":"/upstreams/u1","nodes":[{"counter":{"http_failure":0,"success":0,"tcp_failure":0,"timeout_failure":0},"hostname":"127.0.0.1","ip":"127.0.0.1","port":{{backend.Port}},"status":"healthy"}],"type":"tcp"}]""",
             body);
         Assert.Equal("A", await GatewayProcess.FirstLineAsync(gateway.Port));
+        // The served object shows its checks with the defaults filled in, in APISIX's field names.
+        (status, body) = await GetAsync(gateway.ControlPort, "/v1/upstreams");
+        Assert.Equal(200, status);
+        Assert.Contains("\"unhealthy\":{\"interval\":1,\"http_statuses\":[429,404,500,501,502,503,504,505],\"http_failures\":5,\"tcp_failures\":2,\"timeouts\":3}", body, StringComparison.Ordinal);
     }
 
     [Fact(Timeout = TestTimeoutMs)]
