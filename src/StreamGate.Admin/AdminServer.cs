@@ -66,7 +66,7 @@ internal sealed class AdminServer : IAsyncDisposable
             {
                 var control = CreateApp("Control API", config.ControlIp, config.ControlPort, 0, loggers);
                 control.Use(new UnhandledFailures("Control API", loggers.CreateLogger("StreamGate.Admin")).InvokeAsync);
-                ControlApi.Map(control, snapshots);
+                ControlApi.Map(control, snapshots, config.Role == "data_plane" ? "" : config.KeyPrefix);
                 await StartAppAsync(control, "apisix.control", config.ControlIp, config.ControlPort);
                 server._apps.Add(control);
             }

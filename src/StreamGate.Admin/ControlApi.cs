@@ -7,8 +7,8 @@ namespace StreamGate.Admin;
 
 /// <summary>
 /// The read-only control API (APISIX's control port, 9090): what the data plane is serving right now and at
-/// which store revision, which stored objects it leaves out and why, and the last configuration it refused,
-/// for operators and tests.
+/// which store revision, which stored objects it leaves out and why, the last configuration it refused, and
+/// the health of checked nodes (<see cref="HealthCheckApi"/>), for operators and tests.
 /// </summary>
 internal static class ControlApi
 {
@@ -18,8 +18,10 @@ internal static class ControlApi
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
     };
 
-    public static void Map(IEndpointRouteBuilder app, SnapshotHolder snapshots)
+    /// <param name="keyPrefix">What resource keys start with in names the control API shows: the store's prefix (/apisix), or "" for apisix.yaml (APISIX's yaml keys are /upstreams/1).</param>
+    public static void Map(IEndpointRouteBuilder app, SnapshotHolder snapshots, string keyPrefix = "")
     {
+        HealthCheckApi.Map(app, snapshots, keyPrefix);
         app.MapGet("/v1/config", () =>
         {
             var s = snapshots.Current;

@@ -6,6 +6,7 @@ using StreamGate.Proxy.Tcp;
 using StreamGate.Runtime;
 using StreamGate.Stores;
 using StreamGate.Stores.Sqlite;
+using StreamGate.Upstreams;
 
 namespace StreamGate;
 
@@ -19,7 +20,7 @@ internal sealed partial class GatewayHost : IAsyncDisposable
     private readonly GatewayConfig _config;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
-    private readonly SnapshotHolder _snapshots = new();
+    private readonly SnapshotHolder _snapshots;
     private AccessLogWriter? _accessLog;
     private StandaloneConfigWatcher? _standalone;
     private IConfigStore? _store;
@@ -33,6 +34,8 @@ internal sealed partial class GatewayHost : IAsyncDisposable
         _config = config;
         _loggers = loggers;
         _logger = loggers.CreateLogger("StreamGate");
+        // The upstream runtime logs health changes (once per change) and runs the active probes until shutdown.
+        _snapshots = new SnapshotHolder(new UpstreamRuntime(loggers.CreateLogger("StreamGate.Health")));
     }
 
     /// <summary>Loads configuration and opens every listener; throws <see cref="ConfigException"/> on anything invalid.</summary>
@@ -124,6 +127,8 @@ internal sealed partial class GatewayHost : IAsyncDisposable
         {
             await _storeSource.DisposeAsync().ConfigureAwait(false);
         }
+        // No configuration is applied any more: the probes stop (open connections keep their nodes).
+        await _snapshots.Upstreams.DisposeAsync().ConfigureAwait(false);
         if (_proxy is not null)
         {
             await _proxy.DrainAsync(_config.ShutdownGrace, force).ConfigureAwait(false);
@@ -132,6 +137,7 @@ internal sealed partial class GatewayHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _snapshots.Upstreams.DisposeAsync().ConfigureAwait(false);
         if (_proxy is not null)
         {
             await _proxy.DisposeAsync().ConfigureAwait(false);

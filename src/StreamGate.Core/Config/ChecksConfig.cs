@@ -25,7 +25,13 @@ internal sealed record ActiveCheckConfig
     /// <summary>Probe this port instead of the node's.</summary>
     public int? Port { get; init; }
 
+    /// <summary>The request method of http probes (APISIX 3.x's http_method).</summary>
+    public string HttpMethod { get; init; } = "GET";
+
     public string HttpPath { get; init; } = "/";
+
+    /// <summary>The request body of http probes; a non-empty one is sent with its Content-Length (APISIX's http_req_body).</summary>
+    public string HttpReqBody { get; init; } = "";
 
     public bool HttpsVerifyCertificate { get; init; } = true;
 
@@ -43,7 +49,7 @@ internal sealed record ActiveCheckConfig
 
     public bool Equals(ActiveCheckConfig? other) =>
         other is not null && Type == other.Type && Timeout.Equals(other.Timeout) && Concurrency == other.Concurrency &&
-        Host == other.Host && Port == other.Port && HttpPath == other.HttpPath && HttpsVerifyCertificate == other.HttpsVerifyCertificate &&
+        Host == other.Host && Port == other.Port && HttpMethod == other.HttpMethod && HttpPath == other.HttpPath && HttpReqBody == other.HttpReqBody && HttpsVerifyCertificate == other.HttpsVerifyCertificate &&
         ReqHeaders.SequenceEqual(other.ReqHeaders) && Send == other.Send && Expect == other.Expect &&
         Healthy.Equals(other.Healthy) && Unhealthy.Equals(other.Unhealthy);
 

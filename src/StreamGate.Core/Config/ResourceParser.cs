@@ -163,6 +163,7 @@ internal static class ResourceParser
         {
             return null;
         }
+        var checks = r.Clean("checks") is JsonObject checksObject ? ChecksParser.Parse(checksObject) : null;
         var timeout = r.Clean("timeout") as JsonObject;
         double? Seconds(string name) => timeout?[name] is { } node && JsonObjectReader.TryGetNumber(node, out var value) ? value : null;
         return new UpstreamConfig
@@ -182,6 +183,7 @@ internal static class ResourceParser
                 Seconds("send") ?? TimeoutConfig.Default.Send,
                 Seconds("read") ?? TimeoutConfig.Default.Read),
             Scheme = r.String("scheme") ?? "tcp",
+            Checks = checks,
         };
     }
 

@@ -8,20 +8,28 @@ namespace StreamGate.Health;
 /// Every node health the served configuration uses, one per distinct (checks, host, port): a node shared by
 /// several upstreams with the same checks is probed once, and its health survives a change that keeps it.
 /// Owned by the process (not by a snapshot); the snapshot builder asks it for each node, and each applied
-/// snapshot tells it which healths are still in use (<see cref="Apply"/>).
+/// snapshot tells it which healths are still in use (<see cref="Apply"/>), which starts and stops their active
+/// probes (<see cref="ActiveHealthChecker"/>).
 /// </summary>
-internal sealed partial class HealthRegistry
+internal sealed partial class HealthRegistry : IAsyncDisposable
 {
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
+    // Serializes Apply: two sources applying at once must not leave the probes of the older one running.
+    private readonly Lock _applyLock = new();
+    private readonly ActiveHealthChecker _checker;
     private Dictionary<HealthKey, NodeHealth> _healths = [];
 
     public HealthRegistry(ILogger logger, TimeProvider? time = null)
     {
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _checker = new ActiveHealthChecker(logger, _time);
     }
+
+    /// <summary>How many nodes are being probed now.</summary>
+    public int Probing => _checker.Probing;
 
     /// <summary>The health of <paramref name="host"/>:<paramref name="port"/> under <paramref name="checks"/>, kept if it exists.</summary>
     public NodeHealth Get(ChecksConfig checks, string host, int port)
@@ -40,29 +48,40 @@ internal sealed partial class HealthRegistry
 
     /// <summary>
     /// Keeps the healths that <paramref name="upstreams"/> (every upstream of the applied snapshot) use and forgets
-    /// the others. Old snapshots' connections keep their references; nothing reports to a forgotten health but them.
+    /// the others; probes the kept ones with active checks and stops probing the rest. Old snapshots' connections
+    /// keep their references; nothing reports to a forgotten health but them.
     /// </summary>
     public void Apply(IEnumerable<Upstream> upstreams)
     {
-        var used = new Dictionary<HealthKey, NodeHealth>();
-        foreach (var upstream in upstreams)
+        lock (_applyLock)
         {
-            if (upstream.Health is not { } healths)
+            var used = new Dictionary<HealthKey, NodeHealth>();
+            foreach (var upstream in upstreams)
             {
-                continue;
+                if (upstream.Health is not { } healths)
+                {
+                    continue;
+                }
+                for (var i = 0; i < healths.Length; i++)
+                {
+                    var health = healths[i];
+                    health.Address = upstream.Nodes[i].Address;
+                    used[new HealthKey(health.Checks, health.Host, health.Port)] = health;
+                }
             }
-            for (var i = 0; i < healths.Length; i++)
+            lock (_lock)
             {
-                var health = healths[i];
-                health.Address = upstream.Nodes[i].Address;
-                used[new HealthKey(health.Checks, health.Host, health.Port)] = health;
+                _healths = used;
             }
-        }
-        lock (_lock)
-        {
-            _healths = used;
+            _checker.Sync(used.Values);
         }
     }
+
+    /// <summary>Completes when the probes of every health no longer in use have ended.</summary>
+    public Task WhenProbesStoppedAsync() => _checker.WhenStoppedAsync();
+
+    /// <summary>Stops every probe (the gateway is shutting down); waits for the probes in flight to end.</summary>
+    public ValueTask DisposeAsync() => _checker.DisposeAsync();
 
     /// <summary>Every health in use, for the control API.</summary>
     public IReadOnlyList<NodeHealth> All()

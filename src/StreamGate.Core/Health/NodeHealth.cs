@@ -7,16 +7,24 @@ namespace StreamGate.Health;
 /// The health of one node under one check (<see cref="ChecksConfig"/>): shared by every upstream that lists the
 /// node with the same checks, so it is probed once, and kept across configuration changes that keep both.
 /// Event loops read <see cref="Healthy"/> on every pick and report connection outcomes; probes report theirs from
-/// the health checker's threads. Counters follow lua-resty-healthcheck (APISIX's checker): consecutive outcomes,
-/// a success resetting the failure counters and a failure the success counter.
+/// the thread pool.
 /// </summary>
+/// <remarks>
+/// The state machine is lua-resty-healthcheck's (APISIX's checker, incr_counter): four states, and four counters
+/// that count outcomes in a row. A success clears the failure counters and a failure the success counter; the
+/// failure counters (tcp, timeout, http) do not clear one another. Nothing is counted towards the state a node is
+/// fully in (a success on a healthy node, a failure on an unhealthy one), and a threshold of 0 counts nothing.
+/// Reaching a threshold moves the node to healthy or unhealthy and leaves the counters as they are (the control API
+/// shows <c>tcp_failure: 2</c> on a node two refused connects took out); short of it, a failure moves a healthy
+/// node to mostly_healthy and a success an unhealthy one to mostly_unhealthy, which take traffic as healthy and
+/// unhealthy do. Passive reports use the passive thresholds, probes the active ones, on the same counters.
+/// </remarks>
 internal sealed class NodeHealth
 {
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
-    private volatile bool _healthy = true;
-    // Non-zero while any failure counter is: lets a success on a healthy node return after one read.
-    private volatile int _failureStreak;
+    private volatile int _state = (int)HealthState.Healthy;
+    private volatile IPAddress? _address;
     private long _unhealthySince;
     private int _successes;
     private int _tcpFailures;
@@ -33,57 +41,88 @@ internal sealed class NodeHealth
 
     public ChecksConfig Checks { get; }
 
+    /// <summary>The node's host as configured: an IP literal or a name.</summary>
     public string Host { get; }
 
+    /// <summary>The node's port; probes go to <see cref="ProbePort"/>.</summary>
     public int Port { get; }
 
-    /// <summary>The address probes go to; the registry updates it when the node's name resolves anew.</summary>
-    public IPAddress? Address { get; set; }
+    /// <summary>checks.active.port when set, else the node's port.</summary>
+    public int ProbePort => Checks.Active?.Port ?? Port;
+
+    /// <summary>The address probes go to (null: the name did not resolve); the registry updates it when the node's name resolves anew.</summary>
+    public IPAddress? Address
+    {
+        get => _address;
+        set => _address = value;
+    }
 
     /// <summary>Called (under no lock of the caller's) when the node turns healthy (true) or unhealthy (false), once per change.</summary>
     public Action<NodeHealth, bool, string>? Changed { get; set; }
 
     /// <summary>
-    /// Whether the node gets new connections. Without active checks a node passive checks took out comes back
-    /// after <see cref="PassiveUnhealthyConfig.RecoverAfter"/> (nginx's fail_timeout): no probe would ever bring it back.
+    /// Whether the node gets new connections (healthy or mostly_healthy). Without active checks a node passive checks
+    /// took out comes back after <see cref="PassiveUnhealthyConfig.RecoverAfter"/> (nginx's fail_timeout): no probe
+    /// would ever bring it back. A read, and no lock, unless that time has just passed.
     /// </summary>
-    public bool Healthy => _healthy || RecoveredByTime();
+    public bool Healthy => IsHealthy((HealthState)_state) || RecoveredByTime();
 
-    public (int Successes, int TcpFailures, int Timeouts, int HttpFailures) Counters
+    /// <summary>The state, as the control API names it (<see cref="HealthStates.Name"/>).</summary>
+    public HealthState State
+    {
+        get
+        {
+            _ = Healthy;
+            return (HealthState)_state;
+        }
+    }
+
+    public HealthCounters Counters
     {
         get
         {
             lock (_lock)
             {
-                return (_successes, _tcpFailures, _timeouts, _httpFailures);
+                return new HealthCounters(_successes, _httpFailures, _tcpFailures, _timeouts);
             }
         }
     }
 
-    /// <summary>A proxied connection reached the node. Free on a healthy node with no failures counted.</summary>
+    /// <summary>A proxied connection reached the node: counts towards passive.healthy.successes. Free on a healthy node.</summary>
     public void ReportConnected()
     {
-        if (_healthy && _failureStreak == 0)
+        if (_state == (int)HealthState.Healthy || Checks.Passive is not { } passive)
         {
             return;
         }
-        var passive = Checks.Passive;
-        Success(passive is null ? 0 : passive.Healthy.Successes, "connected");
+        Count(healthy: true, passive.Healthy.Successes, FailureKind.Tcp, "a connection succeeded");
     }
 
     /// <summary>A proxied connection's connect failed (refused, reset, unreachable) or timed out.</summary>
     public void ReportConnectFailed(bool timedOut)
     {
-        if (Checks.Passive is not { } passive)
+        if (_state == (int)HealthState.Unhealthy || Checks.Passive is not { } passive)
         {
             return;
         }
-        var threshold = timedOut ? passive.Unhealthy.Timeouts : passive.Unhealthy.TcpFailures;
-        Failure(timedOut ? FailureKind.Timeout : FailureKind.Tcp, threshold, timedOut ? "connect timed out" : "connect failed");
+        if (timedOut)
+        {
+            Count(healthy: false, passive.Unhealthy.Timeouts, FailureKind.Timeout, "a connect timed out");
+        }
+        else
+        {
+            Count(healthy: false, passive.Unhealthy.TcpFailures, FailureKind.Tcp, "a connect failed");
+        }
     }
 
     /// <summary>An active probe succeeded.</summary>
-    public void ReportProbeSuccess() => Success(Checks.Active?.Healthy.Successes ?? 1, "probe succeeded");
+    public void ReportProbeSuccess()
+    {
+        if (Checks.Active is { } active)
+        {
+            Count(healthy: true, active.Healthy.Successes, FailureKind.Tcp, "a probe succeeded");
+        }
+    }
 
     /// <summary>An active probe failed: <paramref name="kind"/> picks the counter and its threshold.</summary>
     public void ReportProbeFailure(FailureKind kind, string reason)
@@ -98,88 +137,111 @@ internal sealed class NodeHealth
             FailureKind.Http => active.Unhealthy.HttpFailures,
             _ => active.Unhealthy.TcpFailures,
         };
-        Failure(kind, threshold, reason);
+        Count(healthy: false, threshold, kind, reason);
     }
 
-    private void Success(int threshold, string reason)
+    private void Count(bool healthy, int threshold, FailureKind kind, string reason)
     {
+        if (threshold <= 0)
+        {
+            return;
+        }
         bool turned;
+        int count;
         lock (_lock)
         {
-            _tcpFailures = _timeouts = _httpFailures = 0;
-            _failureStreak = 0;
-            if (_healthy)
+            var current = (HealthState)_state;
+            if (current == (healthy ? HealthState.Healthy : HealthState.Unhealthy))
             {
                 return;
             }
-            _successes++;
-            turned = threshold > 0 && _successes >= threshold;
-            if (turned)
+            if (healthy)
             {
-                _healthy = true;
+                _tcpFailures = _timeouts = _httpFailures = 0;
+                count = ++_successes;
+            }
+            else
+            {
                 _successes = 0;
+                count = kind switch
+                {
+                    FailureKind.Timeout => ++_timeouts,
+                    FailureKind.Http => ++_httpFailures,
+                    _ => ++_tcpFailures,
+                };
             }
+            var next = current;
+            if (count >= threshold)
+            {
+                next = healthy ? HealthState.Healthy : HealthState.Unhealthy;
+            }
+            else if (current == HealthState.Healthy)
+            {
+                next = HealthState.MostlyHealthy;
+            }
+            else if (current == HealthState.Unhealthy)
+            {
+                next = HealthState.MostlyUnhealthy;
+            }
+            turned = IsHealthy(next) != IsHealthy(current);
+            if (turned && !healthy)
+            {
+                Volatile.Write(ref _unhealthySince, _time.GetTimestamp());
+            }
+            _state = (int)next;
         }
         if (turned)
         {
-            Changed?.Invoke(this, true, reason);
-        }
-    }
-
-    private void Failure(FailureKind kind, int threshold, string reason)
-    {
-        bool turned;
-        lock (_lock)
-        {
-            _successes = 0;
-            var count = kind switch
-            {
-                FailureKind.Timeout => ++_timeouts,
-                FailureKind.Http => ++_httpFailures,
-                _ => ++_tcpFailures,
-            };
-            _failureStreak = 1;
-            turned = _healthy && threshold > 0 && count >= threshold;
-            if (turned)
-            {
-                _healthy = false;
-                _unhealthySince = _time.GetTimestamp();
-            }
-        }
-        if (turned)
-        {
-            Changed?.Invoke(this, false, reason);
+            Changed?.Invoke(this, healthy, $"{reason} ({count} in a row)");
         }
     }
 
     private bool RecoveredByTime()
     {
-        if (Checks.Active is not null || Checks.Passive is not { } passive)
+        if (Checks.Active is not null || Checks.Passive is not { } passive ||
+            _time.GetElapsedTime(Volatile.Read(ref _unhealthySince)).TotalSeconds < passive.Unhealthy.RecoverAfter)
         {
             return false;
         }
-        bool turned;
         lock (_lock)
         {
-            if (_healthy)
+            if (IsHealthy((HealthState)_state))
             {
                 return true;
             }
-            turned = _time.GetElapsedTime(_unhealthySince).TotalSeconds >= passive.Unhealthy.RecoverAfter;
-            if (turned)
-            {
-                _healthy = true;
-                _tcpFailures = _timeouts = _httpFailures = _successes = 0;
-                _failureStreak = 0;
-            }
+            _state = (int)HealthState.Healthy;
+            _tcpFailures = _timeouts = _httpFailures = _successes = 0;
         }
-        if (turned)
-        {
-            Changed?.Invoke(this, true, $"recover_after {passive.Unhealthy.RecoverAfter} s passed");
-        }
-        return turned;
+        Changed?.Invoke(this, true, $"recover_after {passive.Unhealthy.RecoverAfter} s passed");
+        return true;
     }
+
+    private static bool IsHealthy(HealthState state) => state is HealthState.Healthy or HealthState.MostlyHealthy;
 }
+
+/// <summary>lua-resty-healthcheck's four target states; the first two take traffic.</summary>
+internal enum HealthState
+{
+    Healthy,
+    MostlyHealthy,
+    Unhealthy,
+    MostlyUnhealthy,
+}
+
+internal static class HealthStates
+{
+    /// <summary>The state as APISIX's control API writes it.</summary>
+    public static string Name(this HealthState state) => state switch
+    {
+        HealthState.Healthy => "healthy",
+        HealthState.MostlyHealthy => "mostly_healthy",
+        HealthState.Unhealthy => "unhealthy",
+        _ => "mostly_unhealthy",
+    };
+}
+
+/// <summary>The four counters of a node, as the control API shows them (success, http_failure, tcp_failure, timeout_failure).</summary>
+internal readonly record struct HealthCounters(int Success, int HttpFailure, int TcpFailure, int TimeoutFailure);
 
 /// <summary>Which failure counter an outcome feeds (APISIX's tcp_failures, timeouts, http_failures).</summary>
 internal enum FailureKind

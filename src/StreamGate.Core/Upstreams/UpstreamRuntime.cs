@@ -9,7 +9,7 @@ namespace StreamGate.Upstreams;
 /// (<see cref="HealthRegistry"/>). One per process, held by the <see cref="Runtime.SnapshotHolder"/>: builders take
 /// state from it and every applied snapshot tells it which upstreams are served now.
 /// </summary>
-internal sealed class UpstreamRuntime
+internal sealed class UpstreamRuntime : IAsyncDisposable
 {
     public UpstreamRuntime(ILogger? logger = null, TimeProvider? time = null)
     {
@@ -26,4 +26,7 @@ internal sealed class UpstreamRuntime
         States.Retain(upstreams);
         Health.Apply(upstreams);
     }
+
+    /// <summary>Stops the active health checks (at shutdown).</summary>
+    public ValueTask DisposeAsync() => Health.DisposeAsync();
 }

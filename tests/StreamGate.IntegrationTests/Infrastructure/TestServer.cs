@@ -18,11 +18,14 @@ internal sealed class TestServer : IAsyncDisposable
     private readonly ConcurrentBag<Task> _handlers = [];
     private int _accepted;
 
-    public TestServer(Func<Socket, Task> handler, IPAddress? address = null)
+    /// <param name="port">0: any free port; else that one (SO_REUSEADDR: a server restarted on its old port, as a backend that comes back).</param>
+    public TestServer(Func<Socket, Task> handler, IPAddress? address = null, int port = 0)
     {
         _handler = handler;
+        Address = address ?? IPAddress.Loopback;
         _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        _listener.Bind(new IPEndPoint(address ?? IPAddress.Loopback, 0));
+        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        _listener.Bind(new IPEndPoint(Address, port));
         _listener.Listen(2048);
         Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
         _acceptLoop = AcceptLoopAsync();
@@ -30,20 +33,22 @@ internal sealed class TestServer : IAsyncDisposable
 
     public int Port { get; }
 
-    public string Node => $"127.0.0.1:{Port}";
+    public IPAddress Address { get; }
+
+    public string Node => $"{Address}:{Port}";
 
     public int Accepted => Volatile.Read(ref _accepted);
 
     public ConcurrentQueue<Exception> Errors { get; } = new();
 
-    public static TestServer Echo() => new(EchoAsync);
+    public static TestServer Echo(IPAddress? address = null, int port = 0) => new(EchoAsync, address, port);
 
     /// <summary>Answers every connection with its name first, then echoes (a server-speaks-first protocol).</summary>
-    public static TestServer Named(string name) => new(async s =>
+    public static TestServer Named(string name, IPAddress? address = null, int port = 0) => new(async s =>
     {
         await s.SendAsync(Encoding.ASCII.GetBytes(name + "\n"));
         await EchoAsync(s);
-    });
+    }, address, port);
 
     public static async Task EchoAsync(Socket socket)
     {
