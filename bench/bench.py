@@ -314,6 +314,21 @@ def start_redis(port: int, workdir: str) -> Service:
                    workdir)
 
 
+def streamgate_config_yaml(listen: int) -> str:
+    """config.yaml of a standalone StreamGate on 127.0.0.1:listen serving the apisix.yaml beside it."""
+    return f"""apisix:
+  proxy_mode: stream
+  enable_control: false
+  stream_proxy:
+    tcp:
+      - "127.0.0.1:{listen}"
+deployment:
+  role: data_plane
+  role_data_plane:
+    config_provider: yaml
+"""
+
+
 def start_proxy(target: str, listen: int, backend: int, workdir: str, nofile: int,
                 baseline_bin: str | None = None) -> Service:
     d = os.path.join(workdir, f'{target}-{listen}')
@@ -370,17 +385,7 @@ backend be
         if not exe:
             raise BenchError(f'{BASE} needs --baseline-bin')
         with open(os.path.join(d, 'config.yaml'), 'w') as f:
-            f.write(f"""apisix:
-  proxy_mode: stream
-  enable_control: false
-  stream_proxy:
-    tcp:
-      - "127.0.0.1:{listen}"
-deployment:
-  role: data_plane
-  role_data_plane:
-    config_provider: yaml
-""")
+            f.write(streamgate_config_yaml(listen))
         with open(os.path.join(d, 'apisix.yaml'), 'w') as f:
             f.write(f"""stream_routes:
   - id: 1

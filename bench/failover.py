@@ -46,17 +46,7 @@ CHECKS = """
 def start_gateway(exe: str, workdir: str, listen: int, nodes: list[int], checks: bool) -> bench.Service:
     d = tempfile.mkdtemp(prefix='gw-', dir=workdir)
     with open(os.path.join(d, 'config.yaml'), 'w') as f:
-        f.write(f"""apisix:
-  proxy_mode: stream
-  enable_control: false
-  stream_proxy:
-    tcp:
-      - "127.0.0.1:{listen}"
-deployment:
-  role: data_plane
-  role_data_plane:
-    config_provider: yaml
-""")
+        f.write(bench.streamgate_config_yaml(listen))
     node_lines = ''.join(f'      "127.0.0.1:{p}": 1\n' for p in nodes)
     with open(os.path.join(d, 'apisix.yaml'), 'w') as f:
         f.write(f"""upstreams:
