@@ -92,17 +92,26 @@ internal sealed partial class HealthRegistry : IAsyncDisposable
         }
     }
 
-    private void LogChange(NodeHealth health, bool healthy, string reason)
-    {
-        if (healthy)
-        {
-            Log.NodeHealthy(_logger, health.Host, health.Port, reason);
-        }
-        else
-        {
-            Log.NodeUnhealthy(_logger, health.Host, health.Port, reason);
-        }
-    }
+    /// <summary>
+    /// A passive report can turn a node on an event loop: the line is written from the thread pool, so no logger
+    /// provider's work (or a full console queue) ever runs on the loop. A change is rare; its one work item is fine.
+    /// </summary>
+    private void LogChange(NodeHealth health, bool healthy, string reason) =>
+        ThreadPool.UnsafeQueueUserWorkItem(
+            static change =>
+            {
+                var (logger, health, healthy, reason) = change;
+                if (healthy)
+                {
+                    Log.NodeHealthy(logger, health.Host, health.Port, reason);
+                }
+                else
+                {
+                    Log.NodeUnhealthy(logger, health.Host, health.Port, reason);
+                }
+            },
+            (_logger, health, healthy, reason),
+            preferLocal: false);
 
     private readonly record struct HealthKey(ChecksConfig Checks, string Host, int Port);
 

@@ -52,24 +52,24 @@ internal sealed class DnsLookup
                         : $"{response.ErrorMessage} from {response.NameServer}";
                     break;
                 }
-                IPAddress? address = null;
+                var addresses = new List<IPAddress>();
                 var ttl = int.MaxValue;
                 foreach (var record in response.Answers)
                 {
                     switch (record)
                     {
-                        case ARecord a when address is null:
-                            address = a.Address;
+                        case ARecord a:
+                            addresses.Add(a.Address);
                             break;
-                        case AaaaRecord aaaa when address is null:
-                            address = aaaa.Address;
+                        case AaaaRecord aaaa:
+                            addresses.Add(aaaa.Address);
                             break;
                     }
                     ttl = Math.Min(ttl, Math.Max(record.InitialTimeToLive, 0));
                 }
-                if (address is not null)
+                if (addresses.Count > 0)
                 {
-                    return new DnsAnswer(address, TimeSpan.FromSeconds(ttl), null);
+                    return new DnsAnswer(addresses[0], TimeSpan.FromSeconds(ttl), null, [.. addresses]);
                 }
                 error ??= "no A or AAAA records";
             }
@@ -126,7 +126,12 @@ internal sealed class DnsLookup
 }
 
 /// <summary>One lookup's outcome: an address and how long it may be kept (null: the lookup said nothing), or why there is none.</summary>
-internal readonly record struct DnsAnswer(IPAddress? Address, TimeSpan? Ttl, string? Error);
+/// <summary>A lookup's outcome: the address to use (the first), its TTL, or why there is none; <c>All</c> every address answered.</summary>
+internal readonly record struct DnsAnswer(IPAddress? Address, TimeSpan? Ttl, string? Error, IPAddress[]? All = null)
+{
+    /// <summary>Whether the answer still lists <paramref name="address"/> (a server rotating its records answers the same set in another order).</summary>
+    public bool Lists(IPAddress address) => All is null ? address.Equals(Address) : Array.IndexOf(All, address) >= 0;
+}
 
 /// <summary>What the resolver takes from resolv.conf: nameserver lines, search (or domain) and options ndots, as glibc reads them.</summary>
 internal sealed record ResolvConf(IReadOnlyList<IPEndPoint> Servers, IReadOnlyList<string> Search, int Ndots)

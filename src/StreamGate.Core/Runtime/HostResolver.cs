@@ -358,11 +358,13 @@ internal sealed partial class HostResolver : IDisposable
             if (answer.Address is { } address)
             {
                 streak = entry.Failures;
-                entry.Address = address;
+                // A DNS that rotates its records (CoreDNS's loadbalance) answers the same set in a new order at every
+                // TTL: keeping the address while it is listed spares a rebuild and, with drain_on_change, a drain.
+                entry.Address = entry.Address is { } current && answer.Lists(current) ? current : address;
                 entry.Error = null;
                 entry.Failures = 0;
                 entry.ExpiresAt = now + Ticks(_options.Keep(answer.Ttl ?? CacheFor));
-                kept = address;
+                kept = entry.Address;
             }
             else
             {

@@ -75,11 +75,18 @@ internal sealed class SnapshotHolder
 
     public event Action<RuntimeSnapshot>? Applied;
 
-    public void Apply(RuntimeSnapshot snapshot)
+    /// <param name="keepRejection">
+    /// True when the snapshot serves the same configuration as before on fresh DNS answers: a newer configuration
+    /// refused meanwhile is still the newest one and stays reported.
+    /// </param>
+    public void Apply(RuntimeSnapshot snapshot, bool keepRejection = false)
     {
         Volatile.Write(ref _current, snapshot);
         Upstreams.Apply(snapshot.Upstreams);
-        Volatile.Write(ref _rejection, null);
+        if (!keepRejection)
+        {
+            Volatile.Write(ref _rejection, null);
+        }
         Metrics.Applied(snapshot);
         Applied?.Invoke(snapshot);
     }

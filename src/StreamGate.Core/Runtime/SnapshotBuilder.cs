@@ -195,7 +195,7 @@ internal sealed class SnapshotBuilder
 
     private Upstream CreateUpstream(string id, UpstreamConfig config, IReadOnlyDictionary<string, IPAddress?> hosts)
     {
-        if (_upstreams.TryGetValue(config, out var built) && built.Upstream.Id == id && built.SameAddresses(config, hosts))
+        if (_upstreams.TryGetValue(config, out var built) && built.Upstream.Id == id && built.SameAddresses(config, hosts) && SameHealth(built.Upstream))
         {
             return built.Upstream;
         }
@@ -223,6 +223,28 @@ internal sealed class SnapshotBuilder
         var created = new Upstream(id, nodes, config, states, health, _runtime.States.Last(id));
         _upstreams.AddOrUpdate(config, new BuiltUpstream(created, hasNames ? addresses : null));
         return created;
+    }
+
+    /// <summary>
+    /// Whether a reused upstream still holds the registry's health of each node. One left out of a snapshot for a while
+    /// (its service was missing) may come back after the registry forgot its healths and another upstream with the same
+    /// checks got new ones: it must be rebuilt on those, or one node would have two healths and only one probed.
+    /// </summary>
+    private bool SameHealth(Upstream upstream)
+    {
+        if (upstream.Health is not { } healths)
+        {
+            return true;
+        }
+        for (var i = 0; i < healths.Length; i++)
+        {
+            var node = upstream.Nodes[i];
+            if (!ReferenceEquals(healths[i], _runtime.Health.Get(upstream.Config.Checks!, node.Host, node.Port)))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>An upstream and the node addresses it was built with (null when every node is an IP literal).</summary>

@@ -148,6 +148,7 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
             if (!info.Exists)
             {
                 Unreadable("it does not exist");
+                await RebuildIfExpiredAsync(dnsExpired, cancellation).ConfigureAwait(false);
                 return;
             }
             stamp = FileStamp.Of(info);
@@ -161,6 +162,7 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Unreadable(e.Message);
+            await RebuildIfExpiredAsync(dnsExpired, cancellation).ConfigureAwait(false);
             return;
         }
         catch (ConfigException e)
@@ -168,6 +170,7 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
             // Too large: not read at all, and reported once until the file changes.
             _lastStamp = stamp;
             Reject(e.Message);
+            await RebuildIfExpiredAsync(dnsExpired, cancellation).ConfigureAwait(false);
             return;
         }
         _snapshots.CountSourceRead();
@@ -197,6 +200,16 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
         catch (ConfigException e)
         {
             Reject(e.Message);
+            // The served configuration goes on: its names are the ones in use again (the refused build looked up its
+            // own), and an answer that expired meanwhile is followed now rather than when a good file comes.
+            if (dnsExpired)
+            {
+                await RebuildIfExpiredAsync(dnsExpired, cancellation).ConfigureAwait(false);
+            }
+            else if (_lastSet is { } served)
+            {
+                _ = await _resolver.ResolveAsync(served, cancellation).ConfigureAwait(false);
+            }
         }
     }
 
@@ -211,7 +224,8 @@ internal sealed partial class StandaloneConfigWatcher : IAsyncDisposable
         {
             var snapshot = await BuildOrThrowAsync(_builder, set, _version + 1, cancellation).ConfigureAwait(false);
             _version++;
-            _snapshots.Apply(snapshot);
+            // The same configuration on fresh answers: a newer file refused meanwhile stays reported.
+            _snapshots.Apply(snapshot, keepRejection: true);
         }
         catch (ConfigException e)
         {

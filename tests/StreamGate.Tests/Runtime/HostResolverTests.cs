@@ -226,6 +226,26 @@ public class HostResolverTests
     }
 
     [Fact]
+    public async Task ARotatedAnswerKeepsTheAddressInUseWhileItIsListed()
+    {
+        var clock = new ManualClock();
+        IPAddress a = IPAddress.Parse("10.0.0.1"), b = IPAddress.Parse("10.0.0.2"), c = IPAddress.Parse("10.0.0.3");
+        var next = new DnsAnswer(a, TimeSpan.FromSeconds(30), null, [a, b]);
+        var resolver = WithTtls(_ => next, clock);
+        Assert.Equal(a, (await resolver.ResolveAsync(OneName).WaitAsync(Timeout))["db.internal"]);
+
+        // The same records in another order (CoreDNS's loadbalance): the address in use stays, nothing is rebuilt.
+        next = new DnsAnswer(b, TimeSpan.FromSeconds(30), null, [b, a]);
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(a, (await resolver.ResolveAsync(OneName).WaitAsync(Timeout))["db.internal"]);
+
+        // The address is no longer listed: the answer's first one takes over.
+        next = new DnsAnswer(c, TimeSpan.FromSeconds(30), null, [c, b]);
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(c, (await resolver.ResolveAsync(OneName).WaitAsync(Timeout))["db.internal"]);
+    }
+
+    [Fact]
     public async Task ANameThatNeverResolvedIsNullWithItsReason()
     {
         var clock = new ManualClock();

@@ -327,4 +327,41 @@ public class SnapshotBuilderTests
         ConfigAssert.Single(errors, "upstreams[id=bad]", "cannot be built: ");
         ConfigAssert.Single(errors, "stream_routes[id=r1].upstream_id", "its upstream [bad] is skipped");
     }
+
+    [Fact]
+    public async Task An_upstream_reused_after_a_while_out_of_the_snapshot_shares_the_registrys_health_of_its_node()
+    {
+        var full = StandaloneFile.Parse("""
+            services:
+              - id: S
+            upstreams:
+              - id: u2
+                nodes: {"127.0.0.1:1": 1}
+                checks: {active: {type: tcp}}
+            stream_routes:
+              - id: r
+                service_id: S
+                upstream:
+                  nodes: {"127.0.0.1:1": 1}
+                  checks: {active: {type: tcp}}
+            #END
+            """);
+        var holder = new SnapshotHolder();
+        var builder = new SnapshotBuilder(new HostResolver(NullLogger.Instance), holder.Upstreams);
+        var noServices = new Dictionary<string, ServiceConfig>();
+        var noUpstreams = new Dictionary<string, UpstreamConfig>();
+        // Route r with its service; then the service force-deleted (r skipped, its health forgotten) and u2, with the
+        // same checks and node, added; then the service back, and r's upstream reused from the builder's cache.
+        holder.Apply(builder.Build(full with { Upstreams = noUpstreams }, 1, [], NoNames));
+        holder.Apply(builder.Build(full with { Upstreams = noUpstreams, Services = noServices }, 2, [], NoNames));
+        holder.Apply(builder.Build(full with { Services = noServices }, 3, [], NoNames));
+        holder.Apply(builder.Build(full, 4, [], NoNames));
+
+        var upstreams = holder.Current.Upstreams;
+        var route = upstreams.Single(u => u.Id == "route:r").Health![0];
+        var named = upstreams.Single(u => u.Id == "u2").Health![0];
+        Assert.Same(named, route);
+        Assert.Equal(1, holder.Upstreams.Health.Probing);
+        await holder.Upstreams.DisposeAsync();
+    }
 }

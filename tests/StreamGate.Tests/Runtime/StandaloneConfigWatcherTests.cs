@@ -1,3 +1,5 @@
+using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging;
 using StreamGate.Config;
 using StreamGate.Runtime;
@@ -190,6 +192,37 @@ public sealed class StandaloneConfigWatcherTests : IDisposable
         Assert.Equal(address, Served());
         Assert.Equal(2, snapshots.Current.Version);
         Assert.Equal(1, snapshots.SourceReads);
+    }
+
+    [Fact]
+    public async Task An_expired_dns_answer_is_followed_while_a_refused_file_sits_there()
+    {
+        File.WriteAllText(FilePath, "stream_routes:\n  - id: r1\n    upstream:\n      nodes: {\"db.internal:7001\": 1}\n#END\n");
+        var clock = new ManualClock();
+        var address = IPAddress.Parse("10.0.0.1");
+        using var resolver = new HostResolver(NullLogger.Instance, DnsOptions.Default,
+            (_, _) => Task.FromResult(new DnsAnswer(address, TimeSpan.FromSeconds(30), null)), clock, null);
+        var snapshots = new SnapshotHolder();
+        await using var watcher = new StandaloneConfigWatcher(FilePath, snapshots, new CapturingLogger(), resolver: resolver);
+        await watcher.LoadInitialAsync();
+        IPAddress? Served() => snapshots.Current.Routes.Routes[0].Upstream.Nodes[0].Address;
+
+        address = IPAddress.Parse("10.0.0.2");
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(resolver.CheckExpiry());
+        // Mid-edit: the file lacks #END and is refused; the served configuration follows its DNS all the same.
+        File.WriteAllText(FilePath, "stream_routes:\n  - id: r1\n    upstream:\n      nodes: {\"db.internal:7001\": 1}\n");
+        await watcher.CheckOnceAsync();
+        Assert.Equal(address, Served());
+        Assert.NotNull(snapshots.Rejection);
+
+        // And it keeps following it: the resolver was armed again by that rebuild.
+        address = IPAddress.Parse("10.0.0.3");
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(resolver.CheckExpiry());
+        await watcher.CheckOnceAsync();
+        Assert.Equal(address, Served());
+        Assert.NotNull(snapshots.Rejection);
     }
 }
 

@@ -159,11 +159,35 @@ internal sealed unsafe partial class TcpSession
     /// <summary>Drives the transports' handshakes (TLS) until both are done; the connect deadline still applies.</summary>
     private void OnHandshakingEvent()
     {
-        if (!Handshake(ClientSocket) || !Handshake(UpstreamSocket))
+        if (!_clientHandshaken)
+        {
+            if (!Handshake(ClientSocket))
+            {
+                return;
+            }
+            _clientHandshaken = true;
+        }
+        if (!Handshake(UpstreamSocket))
         {
             return;
         }
         BeginProxying();
+    }
+
+    /// <summary>
+    /// The connect deadline passed during the handshakes: a client that stalls its own handshake is the client's
+    /// doing (closed, nothing held against the node); an upstream that stalls its handshake failed the attempt.
+    /// </summary>
+    private void OnHandshakeTimeout()
+    {
+        if (_clientHandshaken)
+        {
+            OnConnectFailed(timedOut: true);
+        }
+        else
+        {
+            Close(400, reset: false);
+        }
     }
 
     /// <summary>True when the endpoint's handshake is finished; false when it waits for readiness or failed.</summary>
@@ -184,7 +208,15 @@ internal sealed unsafe partial class TcpSession
                 endpoint.Writable = false;
                 return false;
             default:
-                Close(endpoint == ClientSocket ? 400 : 502, reset: true);
+                if (endpoint == ClientSocket)
+                {
+                    Close(400, reset: true);
+                }
+                else
+                {
+                    // Nothing was forwarded yet: like a refused connect, a failed upstream handshake tries the next node.
+                    OnConnectFailed(timedOut: false);
+                }
                 return false;
         }
     }

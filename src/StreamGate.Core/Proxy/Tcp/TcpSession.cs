@@ -81,6 +81,8 @@ internal sealed unsafe partial class TcpSession : Pollable
     private int _attempts;
     // A pick the upstream wants outcomes of (least_conn, ewma, health checks) and has not been told the end of.
     private bool _attemptOpen;
+    // The client's transport finished its handshake (TLS termination): later stalls are the upstream's.
+    private bool _clientHandshaken;
 
     public long ConnectionNumber;
     public long AcceptedAt;
@@ -213,8 +215,10 @@ internal sealed unsafe partial class TcpSession : Pollable
                     OnPrereadTimer();
                     break;
                 case SessionState.Connecting:
-                case SessionState.Handshaking:
                     OnConnectFailed(timedOut: true);
+                    break;
+                case SessionState.Handshaking:
+                    OnHandshakeTimeout();
                     break;
                 case SessionState.Proxying:
                     // Reads only stamp _lastActivity; the deadline moves here, lazily, not on every read.
@@ -338,6 +342,7 @@ internal sealed unsafe partial class TcpSession : Pollable
         _tried.Clear();
         _attempts = 0;
         _attemptOpen = false;
+        _clientHandshaken = false;
         _stateDeadline = 0;
         DrainDeadline = 0;
         ConfigVersion = 0;
