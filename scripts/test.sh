@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: redis-server and redis-cli behind/through the gateway; dnsmasq, the DNS
-# server the resolver's tests start on a loopback port (their own, never the system's).
-packages=(redis-server redis-tools dnsmasq)
+# server the resolver's tests start on a loopback port (their own, never the system's); openssl and curl, whose
+# real ClientHellos the TLS parser's tests capture.
+packages=(redis-server redis-tools dnsmasq openssl curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
